@@ -31,7 +31,7 @@ from seqlab.engine import functional as Fn
 from seqlab.engine.bptt import GRULayerFn, LSTMLayerFn, RNNLayerFn
 from seqlab.engine.state import check_state, lengths_to_mask, zero_state
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "IMPLS"]
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "IMPLS", "CELL_NAMES", "build_rnn"]
 
 IMPLS = ("auto", "explicit", "fused")
 _FUSED_DTYPES = {
@@ -353,3 +353,23 @@ class GRUCell(_CellBase):
         x, (h,), unbatched = self._prepare(input, hx, 1)
         h = Fn.gru_cell(x, h, *self._w())
         return h.squeeze(0) if unbatched else h
+
+
+CELL_NAMES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+
+
+def build_rnn(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, *, bias: bool = True,
+              batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+              impl: str = "auto") -> RNNBase:
+    """Construct the recurrent module named by a config string (``rnn_tanh``, ``rnn_relu``, ``lstm``, ``gru``;
+    ``rnn`` means ``rnn_tanh``)."""
+    cell = "rnn_tanh" if cell == "rnn" else cell
+    common = dict(num_layers=num_layers, bias=bias, batch_first=batch_first, dropout=dropout,
+                  bidirectional=bidirectional, impl=impl)
+    if cell in ("rnn_tanh", "rnn_relu"):
+        return RNN(input_size, hidden_size, nonlinearity=cell[4:], **common)
+    if cell == "lstm":
+        return LSTM(input_size, hidden_size, **common)
+    if cell == "gru":
+        return GRU(input_size, hidden_size, **common)
+    raise ValueError(f"cell must be one of {CELL_NAMES} (or 'rnn'), got {cell!r}")

@@ -1,0 +1,122 @@
+"""The Python API behind the CLI: train a run, evaluate it, describe it. The CLI only parses and prints."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from seqlab.config import RunConfig
+from seqlab.data import LabelSet, tokenizer_from_dict, train_and_encode
+from seqlab.errors import ConfigError
+from seqlab.tasks.classify import Classifier, ClassifyObjective, confusion_matrix
+from seqlab.tasks.classify_data import carve_validation, encode_texts, make_batches, read_split
+from seqlab.training.checkpoint import load_model
+from seqlab.training.trainer import Trainer
+
+__all__ = ["train", "evaluate", "build_model", "load_run"]
+
+
+def build_model(meta: dict) -> torch.nn.Module:
+    """Rebuild a run's model from its model.json alone."""
+    cfg = RunConfig.from_dict(meta["config"])
+    if cfg.task != "classify":
+        raise ConfigError(f"task {cfg.task!r} is not available; this seqlab trains: classify")
+    return Classifier(meta["vocab_size"], len(meta["labels"]["labels"]), cfg.model)
+
+
+def load_run(run_dir: str | Path):
+    """(model in eval mode, meta, tokenizer, labels) from a run directory."""
+    state, meta = load_model(run_dir)
+    model = build_model(meta)
+    model.load_state_dict(state)
+    model.eval()
+    return model, meta, tokenizer_from_dict(meta["tokenizer"]), LabelSet.from_dict(meta["labels"])
+
+
+def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None, resume: bool = False,
+          progress: bool = True, log=print) -> dict:
+    """Read, tokenize, train with early stopping on a validation split, save the best model to ``out``."""
+    if cfg.task != "classify":
+        raise ConfigError(f"task {cfg.task!r} is not available yet; use: seqlab train classify")
+    d, tc = cfg.data, cfg.train
+    torch.manual_seed(tc.seed)
+    t0 = time.perf_counter()
+    train_split = read_split(d.name, "train", text_col=d.text_col, label_col=d.label_col, data_dir=data_dir)
+    if train_split.skipped:
+        log(f"skipped {train_split.skipped} empty document(s) in {d.name} train")
+    labels = LabelSet.from_examples(train_split.examples)
+    y = labels.encode_examples(train_split.examples)
+    tr_idx, va_idx = carve_validation(len(y), d.val_fraction, tc.seed)
+    texts = train_split.texts
+    tokenizer, tr_ids = train_and_encode(d.tokenizer, [texts[i] for i in tr_idx], d.vocab_size, d.min_freq,
+                                         d.max_len)
+    va_ids = encode_texts(tokenizer, [texts[i] for i in va_idx], d.max_len)
+    tr_ids = [x or [tokenizer.unk_id] for x in tr_ids]
+    log(f"{len(tr_idx)} train / {len(va_idx)} validation examples, {len(labels)} classes, "
+        f"{d.tokenizer} vocabulary {tokenizer.vocab_size} (prepared in {time.perf_counter() - t0:.0f}s)")
+    train_b = make_batches(tr_ids, [y[i] for i in tr_idx], d, tc.batch_size, tc.seed, shuffle=True)
+    val_b = make_batches(va_ids, [y[i] for i in va_idx], d, 256, tc.seed, shuffle=False)
+    meta = {"task": "classify", "config": cfg.to_dict(), "tokenizer": tokenizer.to_dict(),
+            "labels": labels.to_dict(), "vocab_size": tokenizer.vocab_size,
+            "data": {"name": d.name, "train_examples": len(tr_idx), "val_examples": len(va_idx)}}
+    model = build_model(meta)
+    trainer = Trainer(model, ClassifyObjective(len(labels)), tc, run_dir=out, meta=meta, progress=progress)
+    summary = trainer.fit(train_b, val_b, resume=resume)
+    return summary | {"prepare_s": round(time.perf_counter() - t0 - summary.get("wall_time_s", 0.0), 1)}
+
+
+def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", *, text_col: str | None = None,
+             label_col: str | None = None, data_dir: str | Path | None = None, plot: bool = True) -> dict:
+    """Metrics of a trained run on a split: ``{"task", "split", "metrics", "confusion", "labels", ...}``."""
+    model, meta, tokenizer, labels = load_run(run_dir)
+    cfg = RunConfig.from_dict(meta["config"])
+    data = data or cfg.data.name
+    result = read_split(data, split, text_col=text_col or cfg.data.text_col,
+                        label_col=label_col or cfg.data.label_col, data_dir=data_dir)
+    y = labels.encode_examples(result.examples)  # a label unseen in training -> DataError with file:line
+    ids = encode_texts(tokenizer, result.texts, cfg.data.max_len)
+    batches = make_batches(ids, y, cfg.data, 256, 0, shuffle=False)
+    objective = ClassifyObjective(len(labels))
+    yt, yp, _ = objective.predict(model, batches)
+    cm = confusion_matrix(yt, yp, len(labels))
+    metrics = objective.evaluate(model, batches)
+    out = {"task": "classify", "split": split, "data": data, "examples": len(y), "skipped": result.skipped,
+           "metrics": metrics, "labels": list(labels.labels), "confusion": cm.tolist()}
+    if plot:
+        out["confusion_png"] = str(plot_confusion(cm, list(labels.labels), Path(run_dir) / f"confusion_{split}.png",
+                                                  title=f"{data} {split}: accuracy {metrics['accuracy']:.4f}"))
+    return out
+
+
+def plot_confusion(cm: torch.Tensor, names: list[str], path: Path, title: str) -> Path:
+    """Confusion matrix heatmap with counts, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 1.2 * len(names) + 2))
+    ax.imshow(cm.numpy(), cmap="Blues")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    peak = int(cm.max())
+    for i in range(len(names)):
+        for j in range(len(names)):
+            v = int(cm[i, j])
+            ax.text(j, i, f"{v:,}", ha="center", va="center", color="white" if v > peak / 2 else "black")
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def dump_json(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False)
