@@ -1,8 +1,8 @@
 """Engine speed: seqlab explicit BPTT vs torch.nn's fused kernel vs a naive autograd loop, same run.
 
-    python bench/engine.py                       # the issue-2 row: LSTM B64 T100 I128 H256
-    python bench/engine.py --all                 # every config, cell, 1-2 layers, bidirectional
-    python bench/engine.py --all --write         # also rewrite the engine table in BENCHMARKS.md
+    python -m bench.engine                       # the issue-2 row: LSTM B64 T100 I128 H256
+    python -m bench.engine --all                 # every config, cell, 1-2 layers, bidirectional
+    python -m bench.engine --all --write         # also rewrite the engine table in BENCHMARKS.md
 
 Throughput in tokens/s (B*T per second) and achieved GFLOP/s, counting 2*G*B*H*(I+H) flops per step per
 direction forward (G = 4 LSTM, 3 GRU, 1 RNN; 8*B*H*(I+H) for the LSTM) and x3 for forward+backward. The
@@ -12,14 +12,13 @@ machine's sgemm peak is measured in the same run so "% of peak" is honest.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
 import seqlab.engine as E
+from bench.common import write_section
 from seqlab.engine import functional as Fn
 
 CONFIGS = [(64, 100, 128, 256), (32, 200, 64, 128), (16, 50, 256, 512), (64, 100, 512, 512)]
@@ -97,18 +96,6 @@ def measure(cell, B, T, I, H, layers=1, bidir=False, reps=5, naive=True):
     return rows
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--all", action="store_true", help="every config/cell/layers/direction")
@@ -119,7 +106,7 @@ def main() -> None:
     jobs = [("lstm", 64, 100, 128, 256, 1, False)]
     if args.all:
         jobs = [(c, *cfg, L, bd) for cfg in CONFIGS for c in CELLS for L, bd in ((1, False), (2, False), (1, True))]
-    lines = [f"Machine: {machine()}. sgemm peak measured in this run: {peak:.1f} GFLOP/s.", "",
+    lines = [f"sgemm peak measured in this run: {peak:.1f} GFLOP/s.", "",
              "| cell | B,T,I,H | layers | bidir | explicit fwd+bwd ms | torch.nn fwd+bwd ms | explicit/torch "
              "speed | naive loop fwd+bwd ms | explicit fwd ms | torch.nn fwd ms | explicit train GFLOP/s "
              "(% peak) |", "|" + "---|" * 11]
@@ -136,20 +123,7 @@ def main() -> None:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        write_section(Path(__file__).resolve().parents[1] / "BENCHMARKS.md", "engine", table,
-                      "python bench/engine.py" + (" --all" if args.all else ""))
-
-
-def write_section(path: Path, key: str, body: str, command: str) -> None:
-    """Replace the block between <!-- bench:key --> markers (or append it) in BENCHMARKS.md."""
-    start, end = f"<!-- bench:{key} -->", f"<!-- /bench:{key} -->"
-    block = f"{start}\nCommand: `{command}` ({time.strftime('%Y-%m-%d')})\n\n{body}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if start in text and end in text:
-        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+        write_section("engine", table, "python -m bench.engine" + (" --all" if args.all else ""))
 
 
 if __name__ == "__main__":

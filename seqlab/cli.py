@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seqlab.commands import DATA_DIR_HELP, DATA_HELP, MODULES
 from seqlab.errors import SeqlabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Sequence modeling with recurrent networks.")
@@ -21,42 +23,10 @@ app.add_typer(data_app, name="data")
 console = Console()
 err = Console(stderr=True)
 
-DATA_HELP = "registered dataset name (see `seqlab data list`) or a CSV/TSV/JSONL file"
-DATA_DIR_HELP = "offline data directory holding <name>/<file> (default: $SEQLAB_DATA_DIR, then the cache)"
-
 
 @app.callback()
 def _root() -> None:
     """seqlab: train, evaluate, inspect and serve recurrent sequence models."""
-
-
-@train_app.command("classify")
-def train_classify(
-    out: Path = typer.Option(..., "--out", help="run directory to create (model.safetensors + model.json)"),
-    data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the config's, nsmc]"),
-    config: Path = typer.Option(None, "--config", help="preset file (.toml/.json) with [data] [model] [train]"),
-    sets: list[str] = typer.Option([], "--set", help="override a field, e.g. --set model.hidden_size=256"),
-    text_col: str = typer.Option(None, "--text-col", help="user files: the text column"),
-    label_col: str = typer.Option(None, "--label-col", help="user files: the label column"),
-    data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run in --out exactly"),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar"),
-) -> None:
-    """Train a text classifier (many-to-one): `seqlab train classify --data nsmc --out runs/nsmc`."""
-    from seqlab import api
-    from seqlab.config import RunConfig, apply_overrides, load_config
-
-    cfg = load_config(config) if config else RunConfig()
-    extra = [f"data.name={data}"] if data else []
-    extra += [f"data.text_col={text_col}"] if text_col else []
-    extra += [f"data.label_col={label_col}"] if label_col else []
-    cfg = apply_overrides(cfg, extra + list(sets))
-    console.print(f"training classify on [bold]{cfg.data.name}[/bold] -> {out}")
-    summary = api.train(cfg, out, data_dir=data_dir, resume=resume, progress=progress, log=console.print)
-    console.print(f"best validation {summary['metric']} {summary['best_metric']:.4f} at step "
-                  f"{summary['best_step']}; {summary['steps']} steps in {summary['wall_time_s']:.0f}s "
-                  f"({summary['steps_per_s']:.1f} steps/s), clipped {100 * summary['clipped_fraction']:.1f}% "
-                  f"of steps; model in {out}")
 
 
 @app.command()
@@ -69,14 +39,19 @@ def evaluate(
     data_dir: Path = typer.Option(None, "--data-dir", help=DATA_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help='print one JSON object {"task", "split", "metrics"}'),
 ) -> None:
-    """Accuracy, macro-F1 and the confusion matrix (table + PNG in the run directory)."""
-    from seqlab import api
+    """Metrics of a trained run on a held-out split; the run's task decides which (classify: accuracy,
+    macro-F1 and the confusion matrix as a table and a PNG in the run directory)."""
+    from seqlab.pipelines import pipeline, run_task
 
-    r = api.evaluate(run_dir, data, split, text_col=text_col, label_col=label_col, data_dir=data_dir)
+    task = run_task(run_dir)
+    r = pipeline(task).evaluate(run_dir, data, split, data_dir=data_dir, text_col=text_col, label_col=label_col)
     if as_json:
-        sys.stdout.write(json.dumps({"task": r["task"], "split": r["split"], "metrics": r["metrics"],
-                                     "examples": r["examples"], "labels": r["labels"],
-                                     "confusion": r["confusion"]}, ensure_ascii=False) + "\n")
+        keep = {k: v for k, v in r.items() if k not in ("confusion_png",)}
+        sys.stdout.write(json.dumps(keep, ensure_ascii=False) + "\n")
+        return
+    if task != "classify":
+        for k, v in r["metrics"].items():
+            console.print(f"{k:>12} {v:.4f}" if isinstance(v, float) else f"{k:>12} {v}")
         return
     m = r["metrics"]
     console.print(f"{r['data']} {split}: {r['examples']} examples"
@@ -101,21 +76,22 @@ def predict(
     text_col: str = typer.Option("text", "--text-col", help="column of --input CSV/TSV/JSONL files"),
 ) -> None:
     """Label texts: `seqlab predict runs/nsmc "이 영화 진짜 최고다"` prints label and probability."""
-    from seqlab.inference.predictor import Predictor
     from seqlab.inference.textio import read_texts, write_predictions
+    from seqlab.pipelines import pipeline, run_task
 
     items = list(texts or [])
     if input is not None:
         items += read_texts(input, text_col)
     if not items:
         raise typer.BadParameter("give texts as arguments or --input FILE")
-    preds = Predictor.from_run(run_dir).predict(items)
+    task = pipeline(run_task(run_dir))
+    preds = task.predict(run_dir, items)
     if output is not None:
         write_predictions(output, preds)
         console.print(f"wrote {len(preds)} predictions to {output}")
         return
     for p in preds:
-        sys.stdout.write(f"{p.label}\t{p.probability:.4f}\t{p.text}\n")  # tab-separated: label, probability, text
+        sys.stdout.write(task.format_prediction(p) + "\n")
 
 
 @data_app.command("list")
@@ -174,6 +150,10 @@ def demo(seed: int = typer.Option(1, help="random seed"),
     console.print(f"  max |dL/dx difference|    {float((g1 - g2).abs().max()):.2e}")
     console.print(f"  seqlab explicit {t1 * 1e3:8.1f} ms/iter   torch.nn {t2 * 1e3:8.1f} ms/iter   "
                   f"ratio {t2 / t1:.2f}x")
+
+
+for _name in MODULES:
+    importlib.import_module(f"seqlab.commands.{_name}").register(app, train_app)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from seqlab.errors import ConfigError
 
-__all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "apply_overrides", "load_config"]
+__all__ = ["DataConfig", "ModelConfig", "TrainConfig", "RunConfig", "from_dict", "apply_overrides", "load_config"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,11 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    task: str = "classify"  # classify | lm | tag | forecast | seq2seq
+    """A classification run. Other tasks define their own run config with the same shape: a ``task`` string
+    plus one frozen dataclass per section (see ``seqlab.tasks.*``); ``from_dict``/``apply_overrides`` work on
+    any of them."""
+
+    task: str = "classify"  # which task head and pipeline
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -75,24 +79,26 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
-        unknown = set(d) - {"task", "data", "model", "train"}
-        if unknown:
-            raise ConfigError(f"unknown config section(s) {sorted(unknown)}; expected data, model, train")
-        return cls(
-            task=d.get("task", "classify"),
-            data=_build(DataConfig, d.get("data", {}), "data"),
-            model=_build(ModelConfig, d.get("model", {}), "model"),
-            train=_build(TrainConfig, d.get("train", {}), "train"),
-        )
+        return from_dict(cls, d)
 
 
-def _build(cls, values: dict, section: str):
+def from_dict(cls, values: dict, prefix: str = ""):
+    """Build dataclass ``cls`` from a (nested) dict, parsing each value by its declared type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{prefix or 'config'} must be a table of keys, got {values!r}")
     names = {f.name for f in dataclasses.fields(cls)}
     for k in values:
         if k not in names:
-            raise ConfigError(f"unknown key {section}.{k}; valid keys: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown key {prefix}{k}; valid keys: {', '.join(sorted(names))}")
     hints = typing.get_type_hints(cls)
-    return cls(**{k: _coerce(v, hints[k], f"{section}.{k}") for k, v in values.items()})
+    kwargs = {}
+    for k, v in values.items():
+        tp = hints[k]
+        if dataclasses.is_dataclass(tp):
+            kwargs[k] = from_dict(tp, v, f"{prefix}{k}.")
+        else:
+            kwargs[k] = _coerce(v, tp, f"{prefix}{k}")
+    return cls(**kwargs)
 
 
 def _coerce(value, tp, key: str):
@@ -124,22 +130,23 @@ def _coerce(value, tp, key: str):
     return str(value)
 
 
-def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
-    """Apply ``section.key=value`` strings to a config, returning a new frozen config."""
-    d = cfg.to_dict()
+def apply_overrides(cfg, overrides: list[str]):
+    """Apply ``section.key=value`` strings to any run config, returning a new frozen config."""
+    d = dataclasses.asdict(cfg)
+    sections = [f.name for f in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, f.name))]
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set expects section.key=value, got {item!r}")
         key, value = item.split("=", 1)
         parts = key.strip().split(".")
-        if len(parts) != 2 or parts[0] not in ("data", "model", "train"):
-            raise ConfigError(f"--set key must be data.X, model.X or train.X, got {key!r}")
+        if len(parts) != 2 or parts[0] not in sections:
+            raise ConfigError(f"--set key must be one of {', '.join(s + '.KEY' for s in sections)}, got {key!r}")
         d[parts[0]][parts[1]] = value.strip()
-    return RunConfig.from_dict(d)
+    return from_dict(type(cfg), d)
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read a preset file (.toml or .json) with [data]/[model]/[train] sections."""
+def load_config(path: str | Path, cls=RunConfig):
+    """Read a preset file (.toml or .json) with one table per section, e.g. [data] [model] [train]."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found; pass an existing .toml or .json file")
@@ -147,4 +154,4 @@ def load_config(path: str | Path) -> RunConfig:
         raw = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(f"{p}: cannot parse config: {e}") from None
-    return RunConfig.from_dict(raw)
+    return from_dict(cls, raw)

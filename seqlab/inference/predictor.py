@@ -29,7 +29,7 @@ class Predictor:
 
     @classmethod
     def from_run(cls, run_dir: str | Path) -> Predictor:
-        from seqlab.api import load_run
+        from seqlab.pipelines.classify import load_run
 
         model, meta, tokenizer, labels = load_run(run_dir)
         return cls(model, tokenizer, labels, RunConfig.from_dict(meta["config"]))

@@ -46,21 +46,22 @@ def read_texts(path: Path, text_col: str = "text") -> list[str]:
     return texts
 
 
-def write_predictions(path: Path, preds) -> None:
-    """.jsonl: one object per text; .tsv/.csv: text, label, probability. Temp file, then rename."""
+def write_predictions(path: Path, preds: list[dict]) -> None:
+    """.jsonl: one object per input; .tsv/.csv: one row per input with the dicts' scalar fields as columns.
+    Written to a temp file, then renamed: an existing output is never left half-written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8", newline="") as f:
         if path.suffix.lower() in (".tsv", ".csv"):
+            cols = [k for k, v in (preds[0] if preds else {}).items() if isinstance(v, (str, int, float))]
             w = csv.writer(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
-            w.writerow(["text", "label", "probability"])
+            w.writerow(cols)
             for p in preds:
-                w.writerow([p.text, p.label, f"{p.probability:.6f}"])
+                w.writerow([p[c] for c in cols])
         else:
             for p in preds:
-                f.write(json.dumps({"text": p.text, "label": p.label, "probability": p.probability,
-                                    "probabilities": p.probabilities}, ensure_ascii=False) + "\n")
+                f.write(json.dumps(p, ensure_ascii=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

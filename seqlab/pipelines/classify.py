@@ -1,8 +1,12 @@
-"""The Python API behind the CLI: train a run, evaluate it, describe it. The CLI only parses and prints."""
+"""Text classification end to end: read -> tokenize -> train -> evaluate -> predict.
+
+Every pipeline module (``seqlab.pipelines.<task>``) offers the same four functions, which the CLI dispatches
+to by the run's task: ``build_model(meta)``, ``train(cfg, out, ...)``, ``evaluate(run_dir, data, split, ...)``
+and ``predict(run_dir, texts)``.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,14 +20,14 @@ from seqlab.tasks.classify_data import carve_validation, encode_texts, make_batc
 from seqlab.training.checkpoint import load_model
 from seqlab.training.trainer import Trainer
 
-__all__ = ["train", "evaluate", "build_model", "load_run"]
+__all__ = ["CONFIG", "train", "evaluate", "predict", "format_prediction", "build_model", "load_run"]
+
+CONFIG = RunConfig  # this task's run-config class
 
 
 def build_model(meta: dict) -> torch.nn.Module:
     """Rebuild a run's model from its model.json alone."""
     cfg = RunConfig.from_dict(meta["config"])
-    if cfg.task != "classify":
-        raise ConfigError(f"task {cfg.task!r} is not available; this seqlab trains: classify")
     return Classifier(meta["vocab_size"], len(meta["labels"]["labels"]), cfg.model)
 
 
@@ -40,7 +44,7 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
           progress: bool = True, log=print) -> dict:
     """Read, tokenize, train with early stopping on a validation split, save the best model to ``out``."""
     if cfg.task != "classify":
-        raise ConfigError(f"task {cfg.task!r} is not available yet; use: seqlab train classify")
+        raise ConfigError(f"this pipeline trains task 'classify', got config for {cfg.task!r}")
     d, tc = cfg.data, cfg.train
     torch.manual_seed(tc.seed)
     t0 = time.perf_counter()
@@ -68,8 +72,8 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
     return summary | {"prepare_s": round(time.perf_counter() - t0 - summary.get("wall_time_s", 0.0), 1)}
 
 
-def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", *, text_col: str | None = None,
-             label_col: str | None = None, data_dir: str | Path | None = None, plot: bool = True) -> dict:
+def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", *, data_dir: str | Path | None = None,
+             text_col: str | None = None, label_col: str | None = None, plot: bool = True) -> dict:
     """Metrics of a trained run on a split: ``{"task", "split", "metrics", "confusion", "labels", ...}``."""
     model, meta, tokenizer, labels = load_run(run_dir)
     cfg = RunConfig.from_dict(meta["config"])
@@ -118,5 +122,13 @@ def plot_confusion(cm: torch.Tensor, names: list[str], path: Path, title: str) -
     return path
 
 
-def dump_json(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False)
+def predict(run_dir: str | Path, texts: list[str]) -> list[dict]:
+    """One dict per text: text, label, probability, probabilities (every class)."""
+    from seqlab.inference.predictor import Predictor
+
+    return [vars(p) for p in Predictor.from_run(run_dir).predict(texts)]
+
+
+def format_prediction(p: dict) -> str:
+    """One terminal line: label, probability, text (tab-separated)."""
+    return f"{p['label']}\t{p['probability']:.4f}\t{p['text']}"
