@@ -1,7 +1,7 @@
 """CLI commands per task. Each module has ``register(app, train_app)`` that adds its commands; ``seqlab.cli``
 calls every module listed in ``MODULES``. Shared option help texts live here."""
 
-MODULES = ("classify",)
+MODULES = ("classify", "lm", "forecast", "tag", "seq2seq", "diagnose")
 
 DATA_HELP = "registered dataset name (see `seqlab data list`) or a file of your own"
 DATA_DIR_HELP = "offline data directory holding <name>/<file> (default: $SEQLAB_DATA_DIR, then the cache)"
