@@ -458,3 +458,250 @@ class LabelSet:
     def from_dict(cls, d: dict) -> LabelSet:
         labels: Sequence[str] = d["labels"]
         return cls(labels)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sentence pairs (seq2seq): source → target
+
+
+@dataclass(frozen=True)
+class Pair:
+    source: str  # the input sentence (question, sentence to translate), exactly as in the file
+    target: str  # the reference output (answer, translation)
+    line: int  # 1-based line where the record starts
+    file: str = ""  # where it came from, for error messages
+
+
+@dataclass
+class PairsResult:
+    path: str  # the file that was read
+    pairs: list[Pair] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        return [p.source for p in self.pairs]
+
+    @property
+    def targets(self) -> list[str]:
+        return [p.target for p in self.pairs]
+
+
+PAIR_FORMATS = ("tsv", "csv", "jsonl")
+_PAIR_EXTENSIONS = {".tsv": "tsv", ".tab": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def check_pair_lengths(result: PairsResult, max_chars: int | None) -> PairsResult:
+    """Reject a pair whose source or target is longer than ``max_chars`` characters (None: no limit)."""
+    if max_chars is None:
+        return result
+    for p in result.pairs:
+        for side, text in (("source", p.source), ("target", p.target)):
+            if len(text) > max_chars:
+                raise DataError(
+                    f"{side} is {len(text)} characters, over the limit of {max_chars}; shorten or remove the "
+                    f"line, or raise the limit with --set data.max_chars={len(text)}",
+                    file=p.file or result.path,
+                    line=p.line,
+                )
+    return result
+
+
+def _add_pair(result: PairsResult, source: str, target: str, line: int, file: str, cols: tuple[str, str]) -> None:
+    for side, text, col in (("source", source, cols[0]), ("target", target, cols[1])):
+        if not text.strip():
+            raise DataError(
+                f"empty {side} (column {col}); every pair needs a non-empty source and target: fill in or "
+                "delete the line",
+                file=file,
+                line=line,
+            )
+    result.pairs.append(Pair(source, target, line, file))
+
+
+def _pair_index(col: str | None, default: int, file: str) -> int:
+    if col is None:
+        return default
+    if not _INTEGER.fullmatch(str(col)) or int(col) < 0:
+        raise DataError(
+            f"a tab-separated pairs file has no header, so columns are 0-based indices; got {col!r}: pass "
+            "src_col=/tgt_col= as numbers (e.g. 0 and 1)",
+            file=file,
+        )
+    return int(col)
+
+
+def _read_pairs_tsv(text: str, file: str, src_col: str | None, tgt_col: str | None) -> PairsResult:
+    si, ti = _pair_index(src_col, 0, file), _pair_index(tgt_col, 1, file)
+    need = max(si, ti) + 1
+    result = PairsResult(path=file)
+    for line, raw in _lines(text):
+        if not raw.strip():
+            continue  # blank line
+        row = raw.split("\t")
+        if len(row) == 1:
+            raise DataError(
+                "no tab on this line; a pairs file needs source<TAB>target on every line: put one tab "
+                "character between the two sentences",
+                file=file,
+                line=line,
+            )
+        if len(row) < need:
+            raise DataError(
+                f"found {len(row)} tab-separated columns, need at least {need} (source column {si}, target "
+                f"column {ti}); fix the line or pass src_col=/tgt_col=",
+                file=file,
+                line=line,
+            )
+        _add_pair(result, row[si], row[ti], line, file, (str(si), str(ti)))
+    return result
+
+
+def _read_pairs_csv(text: str, file: str, src_col: str | None, tgt_col: str | None) -> PairsResult:
+    rows = _csv_rows(text, ",", file)
+    header_line, header = next(rows, (1, []))
+    header = [h.strip() for h in header]
+    if not any(header):
+        raise DataError("file is empty: expected a header line naming the columns", file=file, line=1)
+    if len(header) < 2 and (src_col is None or tgt_col is None):
+        raise DataError(
+            f"the header names {len(header)} column ({', '.join(header)}); a pairs CSV needs a source and a "
+            "target column",
+            file=file,
+            line=header_line,
+        )
+    src = src_col if src_col is not None else header[0]
+    tgt = tgt_col if tgt_col is not None else header[1]
+    si = _column(header, src, "src_col", file, header_line)
+    ti = _column(header, tgt, "tgt_col", file, header_line)
+    result = PairsResult(path=file)
+    for line, row in rows:
+        if row in ([], [""]):
+            continue
+        if len(row) != len(header):
+            raise DataError(
+                f"expected {len(header)} comma-separated columns ({', '.join(header)}), found {len(row)}; quote "
+                "fields that contain a comma and close every opened quote",
+                file=file,
+                line=line,
+            )
+        _add_pair(result, row[si], row[ti], line, file, (repr(src), repr(tgt)))
+    return result
+
+
+def _read_pairs_jsonl(text: str, file: str, src_col: str | None, tgt_col: str | None) -> PairsResult:
+    src, tgt = src_col or "source", tgt_col or "target"
+    result = PairsResult(path=file)
+    for line, raw in _lines(text):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"invalid JSON ({e.msg} at column {e.colno}); each line must be one JSON object",
+                file=file,
+                line=line,
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object, found {type(record).__name__}", file=file, line=line)
+        for key, arg in ((src, "src_col"), (tgt, "tgt_col")):
+            if key not in record:
+                keys = ", ".join(map(str, record)) or "none"
+                raise DataError(f"no key {key!r} (keys: {keys}); pass {arg}= one of these", file=file, line=line)
+            if not isinstance(record[key], str):
+                raise DataError(
+                    f"{key!r} must be a string, found {type(record[key]).__name__}", file=file, line=line
+                )
+        _add_pair(result, record[src], record[tgt], line, file, (repr(src), repr(tgt)))
+    return result
+
+
+def read_pairs(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    src_col: str | None = None,
+    tgt_col: str | None = None,
+    max_chars: int | None = None,
+) -> PairsResult:
+    """Read sentence pairs: ``source<TAB>target`` lines (``.tsv``/``.txt``, no header, quoting off, extra
+    columns ignored; ``src_col``/``tgt_col`` are 0-based indices), a CSV with a header (columns by name,
+    default the first two), or JSON lines (keys, default ``source``/``target``).
+
+    Blank lines are skipped; a line without the separator, an empty source or target, and (with
+    ``max_chars``) an over-long sentence raise ``DataError`` naming the file and line.
+    """
+    path = Path(path)
+    file = str(path)
+    if format is None:
+        suffix = Path(path.name.removesuffix(".gz")).suffix.lower()
+        if suffix not in _PAIR_EXTENSIONS:
+            raise DataError(
+                f"cannot tell the format from the extension {suffix or '(none)'!r}; name the file .tsv "
+                "(source<TAB>target lines), .csv (with a header) or .jsonl",
+                file=file,
+            )
+        format = _PAIR_EXTENSIONS[suffix]
+    if format not in PAIR_FORMATS:
+        raise ValueError(f"format must be one of {', '.join(PAIR_FORMATS)}, got {format!r}")
+    text = read_text(path)
+    reader = {"tsv": _read_pairs_tsv, "csv": _read_pairs_csv, "jsonl": _read_pairs_jsonl}[format]
+    result = reader(text, file, src_col, tgt_col)
+    if not result.pairs:
+        raise DataError("no pairs: the file has no data lines; it needs at least one source/target pair", file=file)
+    return check_pair_lengths(result, max_chars)
+
+
+def read_chatbot(path: str | Path, split: str | None = None) -> PairsResult:
+    """Chatbot_data_for_Korean ``ChatbotData.csv`` (header ``Q,A,label``): question → answer pairs."""
+    return read_pairs(path, format="csv", src_col="Q", tgt_col="A")
+
+
+def read_tatoeba(path: str | Path, split: str | None = None) -> PairsResult:
+    """ManyThings/Tatoeba ``kor.txt`` (``English<TAB>Korean<TAB>attribution``): English → Korean pairs
+    (the seq2seq task's ``data.reverse=true`` reads them Korean → English)."""
+    return read_pairs(path, format="tsv", src_col="0", tgt_col="1")
+
+
+__all__ += ["Pair", "PairsResult", "PAIR_FORMATS", "read_pairs", "read_chatbot", "read_tatoeba", "check_pair_lengths"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Language-model corpora: a file → one string
+
+_GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (?:THIS|THE) PROJECT GUTENBERG EBOOK.*$", re.M | re.I)
+_GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (?:THIS|THE) PROJECT GUTENBERG EBOOK.*$", re.M | re.I)
+_GUTENBERG_PRODUCED = re.compile(r"\A\s*Produced by [^\n]*(?:\n[^\n]+)*\n")  # the transcribers' credit
+_GUTENBERG_END_LINE = re.compile(r"\n[^\n]*End of (?:the )?Project Gutenberg[^\n]*\s*\Z", re.I)
+
+
+def read_corpus(path: str | Path, split: str | None = None) -> str:
+    """A plain-text corpus as one string: ``.gz`` decompressed, UTF-8 checked, BOM dropped, CRLF and lone
+    CR turned into LF. An empty (or whitespace-only) file raises ``DataError``."""
+    text = read_text(path).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise DataError("file is empty: a language-model corpus needs text; pass a non-empty UTF-8 text file",
+                        file=str(path), line=1)
+    return text
+
+
+def read_gutenberg(path: str | Path, split: str | None = None) -> str:
+    """A Project Gutenberg eBook: the body between the ``*** START OF ... ***`` and ``*** END OF ... ***``
+    lines (licence header and footer dropped), without the leading "Produced by" credit and the closing
+    "End of the Project Gutenberg EBook" line; surrounding blank lines stripped; line endings as in
+    ``read_corpus`` (UTF-8 with BOM and CRLF, as Gutenberg ships it, reads the same as plain UTF-8 + LF)."""
+    text = read_corpus(path)
+    start, end = _GUTENBERG_START.search(text), _GUTENBERG_END.search(text)
+    if start is None or end is None:
+        missing = "*** START OF" if start is None else "*** END OF"
+        raise DataError(f"no '{missing} THE PROJECT GUTENBERG EBOOK' line: not a Project Gutenberg text; "
+                        "read it as a plain corpus (read_corpus) instead", file=str(path))
+    if end.start() < start.end():
+        raise DataError("the '*** END OF' line comes before the '*** START OF' line; fix the file",
+                        file=str(path), line=text.count("\n", 0, end.start()) + 1)
+    body = text[start.end():end.start()]
+    body = _GUTENBERG_END_LINE.sub("", _GUTENBERG_PRODUCED.sub("", body.lstrip("\n"), count=1))
+    if not body.strip():
+        raise DataError("the eBook body between the START and END lines is empty", file=str(path),
+                        line=text.count("\n", 0, start.start()) + 1)
+    return body.strip("\n") + "\n"

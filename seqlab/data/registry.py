@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqlab.data import readers
+from seqlab.data import conll, readers, series
 from seqlab.errors import DataError
 
 __all__ = [
@@ -348,6 +348,7 @@ _BUILTIN = (
             {"1268-0.txt": "355bfdc3f9b5e384b1918e817dd086ce0df97f4d294c69f032fb70b95c1e737c"},
         ),
         splits={"train": ("1268-0.txt",)},
+        reader=readers.read_gutenberg,  # UTF-8 + BOM, CRLF; the body between the START/END lines only
     ),
     DatasetSpec(
         name="tiny_shakespeare",
@@ -360,6 +361,7 @@ _BUILTIN = (
             {"input.txt": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"},
         ),
         splits={"train": ("input.txt",)},
+        reader=readers.read_corpus,  # one string; held-out parts are cut by position (seqlab.pipelines.lm)
     ),
     DatasetSpec(
         name="conll2003",
@@ -376,6 +378,7 @@ _BUILTIN = (
             },
         ),
         splits={"train": ("eng.train",), "dev": ("eng.testa",), "test": ("eng.testb",)},
+        reader=conll.read_conll2003,  # NER column by default, IOB1 -> BIO; column="pos"/"chunk" for the others
     ),
     DatasetSpec(
         name="ud_english_ewt",
@@ -391,6 +394,7 @@ _BUILTIN = (
             },
         ),
         splits={s: (f"en_ewt-ud-{s}.conllu",) for s in ("train", "dev", "test")},
+        reader=conll.read_conllu,  # UPOS of the syntactic words (multiword tokens split, empty nodes skipped)
     ),
     DatasetSpec(
         name="ud_korean_gsd",
@@ -406,6 +410,7 @@ _BUILTIN = (
             },
         ),
         splits={s: (f"ko_gsd-ud-{s}.conllu",) for s in ("train", "dev", "test")},
+        reader=conll.read_conllu,  # UPOS per eojeol
     ),
     DatasetSpec(
         name="korean_ner_kmou",
@@ -422,6 +427,7 @@ _BUILTIN = (
             },
         ),
         splits={s: (f"ner.{s}",) for s in ("train", "dev", "test")},
+        reader=conll.read_kmou,  # morphemes; B_PS / I / O -> B-PS / I-PS / O
     ),
     DatasetSpec(
         name="chatbot_data_ko",
@@ -433,7 +439,8 @@ _BUILTIN = (
             "",
             {"ChatbotData.csv": "287eb129695b577321c80ad397bb3c2279164d4ca577874d129fd3db5b30afe2"},
         ),
-        splits={"train": ("ChatbotData.csv",)},
+        splits={"train": ("ChatbotData.csv",)},  # no published split: the seq2seq task carves one
+        reader=readers.read_chatbot,
     ),
     DatasetSpec(
         name="tatoeba_kor_eng",
@@ -448,7 +455,8 @@ _BUILTIN = (
                 "_about.txt": "14edaa774978b74d57a316ed402880c69af8de5c0087e6705b9eb5557621c65e",
             },
         ),
-        splits={"train": ("kor.txt",)},
+        splits={"train": ("kor.txt",)},  # no published split: the seq2seq task carves one
+        reader=readers.read_tatoeba,
     ),
     DatasetSpec(
         name="stock_prices",
@@ -471,8 +479,17 @@ _BUILTIN = (
         ),
         # one "split" per ticker; the forecast task makes its own time-ordered train/val/test cut
         splits={"samsung": ("005930.KS.csv",), "sk_hynix": ("000660.KS.csv",), "naver": ("035420.KS.csv",)},
+        reader=series.read_stock_csv,  # --data stock_prices:samsung (the split names the ticker)
     ),
 )
 
 for _spec in _BUILTIN:
     register(_spec)
+
+# Series that ship inside the installed statsmodels: nothing to download (files=()), and the split's path is
+# absolute, so it is found whatever the data dir (pathlib: root / absolute == absolute). One split, "series";
+# the forecast task makes its own chronological train/validation/test cut.
+for _name, _reader in (("sunspots", series.read_sunspots), ("co2", series.read_co2),
+                       ("elnino", series.read_elnino)):
+    register(DatasetSpec(name=_name, task="forecast", description=series.PACKAGED[_name].description, files=(),
+                         splits={"series": (series.packaged_path(_name),)}, reader=_reader))

@@ -181,8 +181,14 @@ def test_unknown_names_and_splits_list_the_choices():
         resolve("nsmcc", "train")
     with pytest.raises(DataError, match=r"no split 'validation'; choose one of: train, test"):
         resolve("nsmc", "validation")
-    with pytest.raises(DataError, match=r"no reader yet; call resolve\('conll2003', 'train'\)"):
-        load("conll2003", "train")
+    bare = DatasetSpec(name="bare_files", task="tag", description="files only", files=(),
+                       splits={"train": ("x.txt",)}, reader=None)
+    registry.register(bare)
+    try:
+        with pytest.raises(DataError, match=r"no reader yet; call resolve\('bare_files', 'train'\)"):
+            load("bare_files", "train")
+    finally:
+        registry._REGISTRY.pop("bare_files")
 
 
 def test_list_datasets_reports_presence(toy, tmp_path):
