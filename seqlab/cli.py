@@ -50,6 +50,10 @@ def evaluate(
         sys.stdout.write(json.dumps(keep, ensure_ascii=False) + "\n")
         return
     if task != "classify":
+        report = getattr(pipeline(task), "format_report", None)
+        if callable(report):  # the task's own report (forecast: baselines side by side and the verdict)
+            sys.stdout.write(report(r).rstrip("\n") + "\n")
+            return
         for k, v in r["metrics"].items():
             console.print(f"{k:>12} {v:.4f}" if isinstance(v, float) else f"{k:>12} {v}")
         return
