@@ -203,7 +203,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.config.diagnose_every and (st.step + 1) % self.config.diagnose_every == 0:
-            self._log_grad_flow(st)
+            self._log_grad_flow(st, batch)
         clip = self.config.clip_norm if self.config.clip_norm > 0 else math.inf
         norm = float(nn.utils.clip_grad_norm_(self.params, clip))
         st.lr = self.optimizer.param_groups[0]["lr"]
@@ -287,7 +287,10 @@ class Trainer:
     def _build_optimizer(self) -> None:
         cfg, total = self.config, self.total_steps
         groups = param_groups(self.model, cfg.weight_decay)
-        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        # fused: one kernel over all parameters instead of a loop of small ops (~4x faster for large
+        # embedding tables on CPU); the same update rule as the default implementation.
+        fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for g in groups for p in g["params"])
+        self.optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, cfg.warmup_steps, total, cfg.schedule)
         )
@@ -327,7 +330,8 @@ class Trainer:
     def _log(self, st: _State, event: str, **fields) -> None:
         if self._log_file is None:
             return
-        record = {"event": event, "step": st.step, "epoch": st.epoch, **fields}
+        elapsed = round(time.perf_counter() - self._clock[0], 3)  # wall seconds since this fit() started
+        record = {"event": event, "step": st.step, "epoch": st.epoch, "elapsed_s": elapsed, **fields}
         self._log_file.write(json.dumps(_finite(record)) + "\n")
         self._log_file.flush()
         st.log_lines += 1
@@ -343,9 +347,27 @@ class Trainer:
         self._log(st, "train", loss=loss, lr=st.lr, grad_norm=st.grad_norm, clipped_fraction=clipped)
         st.window_loss, st.window_steps = 0.0, 0
 
-    def _log_grad_flow(self, st: _State) -> None:
+    def _log_grad_flow(self, st: _State, batch) -> None:
         norms = {n: float(p.grad.norm()) for n, p in self.model.named_parameters() if p.grad is not None}
-        self._log(st, "grad_flow", step_of_grads=st.step + 1, grad_norms=norms)
+        self._log(st, "grad_flow", step_of_grads=st.step + 1, grad_norms=norms, **self._diagnose(batch))
+
+    def _diagnose(self, batch) -> dict:
+        """Recurrent diagnostics of this batch, logged with the gradient norms: the objective's
+        ``diagnose(model, batch) -> dict`` when it has one, else ``seqlab.diagnostics``' generic one (per
+        recurrent module and layer: spectral radius of W_hh, gate saturation, ||dL/dh_t|| per step). Runs in
+        eval mode on a forked RNG and never touches ``.grad``, so the training trajectory is unchanged."""
+        from seqlab.diagnostics.grad_flow import step_diagnostics
+
+        custom = getattr(self.objective, "diagnose", None)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            self.model.eval()
+            try:
+                if callable(custom):
+                    return custom(self.model, batch)
+                return step_diagnostics(self.model, lambda: self.objective.loss(self.model, batch))
+            finally:
+                self.model.train()
 
     def _bar_info(self, st: _State) -> str:
         t0, step0 = self._clock
