@@ -27,7 +27,7 @@ run: install
 
 test: install
 	$(PY) -m ruff check seqlab tests bench
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 clean:
 	rm -rf $(VENV) build *.egg-info

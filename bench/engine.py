@@ -1,6 +1,6 @@
 """Engine speed: seqlab explicit BPTT vs torch.nn's fused kernel vs a naive autograd loop, same run.
 
-    python -m bench.engine                       # the issue-2 row: LSTM B64 T100 I128 H256
+    python -m bench.engine                       # LSTM, GRU, RNN at B64 T100 I128 H256, one layer
     python -m bench.engine --all                 # every config, cell, 1-2 layers, bidirectional
     python -m bench.engine --all --write         # also rewrite the engine table in BENCHMARKS.md
 
@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true", help="rewrite the engine section of BENCHMARKS.md")
     args = ap.parse_args()
     peak = sgemm_peak()
-    jobs = [("lstm", 64, 100, 128, 256, 1, False)]
+    jobs = [(c, 64, 100, 128, 256, 1, False) for c in CELLS]
     if args.all:
         jobs = [(c, *cfg, L, bd) for cfg in CONFIGS for c in CELLS for L, bd in ((1, False), (2, False), (1, True))]
     lines = [f"sgemm peak measured in this run: {peak:.1f} GFLOP/s.", "",
