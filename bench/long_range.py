@@ -7,7 +7,7 @@ Equal training: for a given (task, T) every cell gets the same data stream (seed
 steps, batch size, learning rate, clipping, hidden size H, and five validations on a held-out stream pick its
 best weights. Scores are on a third stream (test) that neither training nor validation draws from. After
 training, ||dL/dh_0|| / ||dL/dh_{T-1}|| of the last step's loss on a fixed probe batch shows how much gradient
-still reaches the start of the sequence. Writes bench/results/long_range.md (the lead merges it into
+still reaches the start of the sequence. Writes bench/results/long_range.md (its table is copied into
 BENCHMARKS.md) plus the JSON/PNG under --out.
 """
 
