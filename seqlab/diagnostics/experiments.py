@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ from seqlab.diagnostics.synthetic import (
 )
 from seqlab.engine import CELL_NAMES
 from seqlab.errors import ConfigError
+from seqlab.training.trainer import strict_json
 
 __all__ = ["parse_cells", "write_json", "gradient_flow_on_task", "write_gradient_flow", "exploding", "long_range",
            "long_range_table"]
@@ -56,19 +56,11 @@ def write_json(path: Path, obj) -> Path:
     """Strict JSON (non-finite floats -> null), written via a temp file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_finite(obj), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(strict_json(obj), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
-def _finite(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def probe_batch(task: LongRangeConfig, batch_size: int):

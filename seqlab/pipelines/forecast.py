@@ -14,7 +14,6 @@ Same four functions as every pipeline (``build_model``, ``train``, ``evaluate``,
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -64,7 +63,7 @@ from seqlab.tasks.forecast import (
     window_origins,
 )
 from seqlab.training.checkpoint import load_model
-from seqlab.training.trainer import Trainer
+from seqlab.training.trainer import Trainer, strict_json
 
 __all__ = ["CONFIG", "build_model", "load_run", "read_data", "train", "evaluate", "forecast", "predict",
            "format_prediction", "format_report", "format_future", "plot_forecast"]
@@ -268,7 +267,7 @@ def _backtest(model: Forecaster, meta: dict, cfg: ForecastRunConfig, series: Ser
                            if baselines["persistence"]["mase"] else None, "diebold_mariano": dm},
         "beats_persistence": beats, "verdict": text, "in_sample": part == "train",
     }
-    return _finite(report), curves
+    return strict_json(report), curves
 
 
 def _arima_backtest(meta, y, split: Split, part: str, origins, K: int, curves: dict) -> dict:
@@ -285,15 +284,6 @@ def _arima_backtest(meta, y, split: Split, part: str, origins, K: int, curves: d
     return {"model": info["label"], "aic": info["aic"], "fit_rows": info["fit_rows"]}
 
 
-def _finite(obj):
-    """NaN / inf -> None, so the report is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", *,
@@ -352,7 +342,7 @@ def forecast(run_dir: str | Path, data: str | None = None, *, split: str = "test
     model, meta, cfg = load_run(run_dir)
     series = read_data(cfg, data, data_dir=data_dir, meta=meta)
     report, curves = _backtest(model, meta, cfg, series, split, stride)
-    report["future"] = _finite(_future(model, meta, cfg, series))
+    report["future"] = strict_json(_future(model, meta, cfg, series))
     report["notes"] = describe(series)
     if plot is not None:
         report["plot"] = str(plot_forecast(series, cfg, report, curves, Path(plot)))

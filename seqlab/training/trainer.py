@@ -332,7 +332,7 @@ class Trainer:
             return
         elapsed = round(time.perf_counter() - self._clock[0], 3)  # wall seconds since this fit() started
         record = {"event": event, "step": st.step, "epoch": st.epoch, "elapsed_s": elapsed, **fields}
-        self._log_file.write(json.dumps(_finite(record)) + "\n")
+        self._log_file.write(json.dumps(strict_json(record)) + "\n")
         self._log_file.flush()
         st.log_lines += 1
 
@@ -455,12 +455,12 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # seeds every CUDA device too
 
 
-def _finite(obj):
-    """Non-finite floats become null so every metrics line is strict JSON."""
+def strict_json(obj):
+    """Non-finite floats become null so every metrics line (and report) is strict JSON."""
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: strict_json(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
+        return [strict_json(v) for v in obj]
     return obj
