@@ -202,8 +202,9 @@ def _column(header: list[str], name: str, arg: str, file: str, line: int) -> int
     return header.index(name)
 
 
-def _read_jsonl(text: str, file: str, *, text_col: str, label_col: str, integer_labels: bool) -> ReadResult:
-    result = ReadResult(path=file)
+def _json_objects(text: str, file: str, required: tuple[tuple[str, str], ...]):
+    """(line, record) for each non-blank JSONL line; a line that is not a JSON object holding every
+    ``required`` (key, argument name) pair raises DataError naming the line and the argument to pass."""
     for line, raw in _lines(text):
         if not raw.strip():
             continue
@@ -217,12 +218,16 @@ def _read_jsonl(text: str, file: str, *, text_col: str, label_col: str, integer_
             ) from None
         if not isinstance(record, dict):
             raise DataError(f"expected a JSON object, found {type(record).__name__}", file=file, line=line)
-        for key, arg in ((text_col, "text_col"), (label_col, "label_col")):
+        for key, arg in required:
             if key not in record:
                 keys = ", ".join(map(str, record)) or "none"
-                raise DataError(
-                    f"no key {key!r} (keys: {keys}); pass {arg}= one of these", file=file, line=line
-                )
+                raise DataError(f"no key {key!r} (keys: {keys}); pass {arg}= one of these", file=file, line=line)
+        yield line, record
+
+
+def _read_jsonl(text: str, file: str, *, text_col: str, label_col: str, integer_labels: bool) -> ReadResult:
+    result = ReadResult(path=file)
+    for line, record in _json_objects(text, file, ((text_col, "text_col"), (label_col, "label_col"))):
         value = record[text_col]
         if not isinstance(value, str):
             raise DataError(
@@ -591,23 +596,8 @@ def _read_pairs_csv(text: str, file: str, src_col: str | None, tgt_col: str | No
 def _read_pairs_jsonl(text: str, file: str, src_col: str | None, tgt_col: str | None) -> PairsResult:
     src, tgt = src_col or "source", tgt_col or "target"
     result = PairsResult(path=file)
-    for line, raw in _lines(text):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise DataError(
-                f"invalid JSON ({e.msg} at column {e.colno}); each line must be one JSON object",
-                file=file,
-                line=line,
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, found {type(record).__name__}", file=file, line=line)
-        for key, arg in ((src, "src_col"), (tgt, "tgt_col")):
-            if key not in record:
-                keys = ", ".join(map(str, record)) or "none"
-                raise DataError(f"no key {key!r} (keys: {keys}); pass {arg}= one of these", file=file, line=line)
+    for line, record in _json_objects(text, file, ((src, "src_col"), (tgt, "tgt_col"))):
+        for key in (src, tgt):
             if not isinstance(record[key], str):
                 raise DataError(
                     f"{key!r} must be a string, found {type(record[key]).__name__}", file=file, line=line
