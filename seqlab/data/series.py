@@ -23,19 +23,17 @@ so forecasting can be tried offline without any download; the registry lists the
 
 from __future__ import annotations
 
-import csv
 import importlib.util
-import io
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from seqlab.data.readers import read_text
+from seqlab.data.readers import _csv_rows, read_text
 from seqlab.errors import DataError
 
 __all__ = [
@@ -204,20 +202,6 @@ def format_time(t, freq: Frequency | None = None) -> str:
 # Reading a file
 
 
-def _rows(text: str, delimiter: str, file: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record, fields) with RFC 4180 quoting."""
-    rows = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    end = 0
-    while True:
-        start = end + 1
-        try:
-            row = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            raise DataError(f"malformed CSV ({e}); check the quoting on this line", file=file, line=start) from e
-        end = rows.line_num
-        yield start, row
 
 
 def _number(cell: str) -> float | None:
@@ -248,7 +232,7 @@ def read_series(path: str | Path, time_col: str | None = "Date", *, sort: bool =
     path = Path(path)
     file = display or str(path)
     text = read_text(path, file)
-    rows = _rows(text, _delimiter(path, text), file)
+    rows = _csv_rows(text, _delimiter(path, text), file)
     header_line, header = next(rows, (1, []))
     header = [h.strip() for h in header]
     if not any(header):
