@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 install: $(VENV)/.installed
+	$(PY) -m seqlab.engine.build_loops  # compile the engine's C++ time loops once (cached)
 
 # The default demo: Korean movie-review sentiment (NSMC) with the default config, then the held-out test
 # set, then a few predictions. About 15 minutes on a 2-core CPU.

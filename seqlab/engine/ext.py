@@ -1,37 +1,43 @@
-"""The C++ time loops (``csrc/loops.cpp``), built on first use with torch's extension builder.
+"""The C++ time loops (``csrc/loops.cpp``), compiled with torch's extension builder.
 
 The explicit engine runs its per-step recurrence either in Python (``bptt.py``: the plain-torch twin and
-the readable reference) or in these C++ loops, which fuse each step's pointwise math into one pass and
-remove the Python overhead between steps; both compute the same function (parity-tested).
+the readable reference) or in these C++ loops, which fuse each step's pointwise math into one vectorised
+pass (ATen's AVX2 ``Vectorized`` with SLEEF exp/tanh) and remove the Python overhead between steps; both
+compute the same function (parity-tested to 1e-12 in float64).
 
-Selection: ``SEQLAB_LOOPS=python`` (the default) or ``cpp`` (opt-in: built on first use, about a minute on 2
-cores, cached under torch's extensions directory; if the build fails seqlab warns once and uses the Python
-loop). The C++ loops are not the default yet because their scalar ``exp``/``tanh`` are slower than torch's
-vectorised kernels: on LSTM B64 T100 H256 the C++ forward measured ~1.7 s vs ~0.84 s for the Python twin
-(1 thread, shared machine). Vectorising them (``at::vec``) is the next step of the speed work.
+Selection, ``SEQLAB_LOOPS``: ``auto`` (the default) runs the C++ loops for CPU float32/float64 input when they
+build here and the Python loops otherwise; ``cpp`` is the same; ``python`` always runs the Python twins. The
+project's install step builds them once (``python -m seqlab.engine.build_loops``, about a minute on 2 cores, cached
+under torch's extensions directory); without that they build on first use. If the build fails (no compiler)
+seqlab warns once and uses the Python loops. Measured speeds: BENCHMARKS.md, "Engine speed".
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import platform
 import sys
 import warnings
 from pathlib import Path
 
 import torch
 
-__all__ = ["loops", "build", "enabled"]
+__all__ = ["loops", "build", "enabled", "simd_flags"]
 
 _SRC = Path(__file__).with_name("csrc") / "loops.cpp"
 _SUPPORTED = (torch.float32, torch.float64)
 
 
+MODES = ("auto", "cpp", "python")
+
+
 def enabled() -> bool:
-    mode = os.environ.get("SEQLAB_LOOPS", "python")
-    if mode not in ("cpp", "python"):
-        raise ValueError(f"SEQLAB_LOOPS must be 'cpp' or 'python', got {mode!r}")
-    return mode == "cpp"
+    """Whether the C++ loops are wanted (``SEQLAB_LOOPS`` is ``auto`` or ``cpp``)."""
+    mode = os.environ.get("SEQLAB_LOOPS", "auto")
+    if mode not in MODES:
+        raise ValueError(f"SEQLAB_LOOPS must be one of {', '.join(MODES)}; got {mode!r}")
+    return mode != "python"
 
 
 @functools.cache
@@ -41,11 +47,25 @@ def build():
         from torch.utils.cpp_extension import load
 
         _ninja_on_path()
-        return load(name="seqlab_loops", sources=[str(_SRC)], extra_cflags=["-O3"], verbose=False)
+        flags = ["-O3", *simd_flags()]
+        name = "seqlab_loops" + ("_avx2" if flags[1:] else "")
+        return load(name=name, sources=[str(_SRC)], extra_cflags=flags, verbose=False)
     except Exception as e:  # a missing compiler must not break the engine: fall back to the Python loop
         warnings.warn(f"seqlab: C++ time loops unavailable, using the Python loop ({type(e).__name__}: {e})",
                       stacklevel=2)
         return None
+
+
+def simd_flags() -> list[str]:
+    """Compiler flags that turn on ATen's AVX2 vector path for the pointwise passes, where this CPU has it.
+
+    Without them ``at::vec::Vectorized`` is ATen's portable scalar fallback: correct everywhere, slower.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        return []
+    return ["-mavx2", "-mfma", "-mf16c", "-DCPU_CAPABILITY_AVX2", "-DCPU_CAPABILITY=AVX2"]
 
 
 def loops(x: torch.Tensor):
@@ -68,3 +88,4 @@ def _ninja_on_path() -> None:
     missing = [c for c in candidates if c not in path.split(os.pathsep)]
     if missing:
         os.environ["PATH"] = os.pathsep.join([*missing, path])
+
