@@ -11,8 +11,9 @@ rule, it starts at each sequence's last valid step with the initial state, exact
 in torch.nn. Shapes: see ``seqlab.engine.functional``.
 
 The per-step loops exist twice with one signature: the Python twins below (``PythonLoops``: readable, the
-reference for the fast path) and the C++ loops of ``csrc/loops.cpp`` (one fused pass per step, no Python
-between steps), chosen by ``seqlab.engine.ext.loops`` for CPU float32/float64 input when they are built.
+reference for the fast paths), the C++ loops of ``csrc/loops.cpp`` (one vectorised pointwise pass per step, no
+Python between steps; CPU float32/float64, chosen by ``seqlab.engine.ext.loops`` when built), and on CUDA the
+LSTM loops of ``triton_loops.py`` (one fused Triton kernel per step, float32).
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from seqlab.engine.ext import loops
+from seqlab.engine import triton_loops
+from seqlab.engine.ext import enabled, loops
 from seqlab.engine.functional import gru_pointwise, lstm_pointwise, rnn_pointwise
 
-__all__ = ["RNNLayerFn", "LSTMLayerFn", "GRULayerFn", "PythonLoops"]
+__all__ = ["RNNLayerFn", "LSTMLayerFn", "GRULayerFn", "PythonLoops", "TritonLSTMLoops"]
 
 
 def _steps(T: int, reverse: bool) -> range:
@@ -37,6 +39,11 @@ def _input_projection(x: Tensor, w_ih: Tensor, b_ih: Tensor | None) -> Tensor:
     x2 = x.reshape(T * B, I)  # (T*B, I)
     xw = torch.addmm(b_ih, x2, w_ih.t()) if b_ih is not None else x2 @ w_ih.t()  # (T*B, G*H)
     return xw.view(T, B, -1)  # (T, B, G*H)
+
+
+def _both(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
+    """Both biases enter every step unchanged (RNN, LSTM): add them once, inside the input GEMM."""
+    return b_ih if b_hh is None else b_hh if b_ih is None else b_ih + b_hh
 
 
 def _prev_states(hs: Tensor, h0: Tensor, reverse: bool) -> Tensor:
@@ -177,9 +184,21 @@ class PythonLoops:
         return dgx, dgh, dh
 
 
+class TritonLSTMLoops(PythonLoops):
+    """The Python twins with the LSTM loops replaced by the one-kernel-per-step Triton ones (CUDA float32)."""
+
+    lstm_forward = staticmethod(triton_loops.TritonLoops.lstm_forward)
+    lstm_backward = staticmethod(triton_loops.TritonLoops.lstm_backward)
+
+
 def _impl(x: Tensor):
-    """The C++ loops when they run for this input, else the Python twins."""
-    return loops(x) or PythonLoops
+    """The C++ loops (CPU) or the Triton LSTM loops (CUDA) when they run for this input, else the Python twins."""
+    cpp = loops(x)
+    if cpp is not None:
+        return cpp
+    if enabled() and triton_loops.available(x):
+        return TritonLSTMLoops
+    return PythonLoops
 
 
 def _mask2d(mask: Tensor | None) -> Tensor | None:
@@ -213,9 +232,7 @@ class RNNLayerFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, w_ih, w_hh, b_ih, b_hh, mask, reverse, nonlinearity):
-        xw = _input_projection(x, w_ih, b_ih)  # (T, B, H)
-        if b_hh is not None:
-            xw += b_hh  # both biases enter every step unchanged: fold them in once
+        xw = _input_projection(x, w_ih, _both(b_ih, b_hh))  # W_ih x_t + b_ih + b_hh  (T, B, H)
         (hs,) = _impl(x).rnn_forward(xw, h0, w_hh, _mask2d(mask), reverse, nonlinearity == "relu")
         ctx.save_for_backward(x, h0, w_ih, w_hh, hs, mask)
         ctx.reverse, ctx.nonlinearity, ctx.has_bias = reverse, nonlinearity, b_ih is not None
@@ -237,9 +254,7 @@ class LSTMLayerFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h0, c0, w_ih, w_hh, b_ih, b_hh, mask, reverse):
-        xw = _input_projection(x, w_ih, b_ih)  # (T, B, 4H)
-        if b_hh is not None:
-            xw += b_hh  # both biases enter every step unchanged: fold them in once
+        xw = _input_projection(x, w_ih, _both(b_ih, b_hh))  # W_ih x_t + b_ih + b_hh  (T, B, 4H)
         hs, cs, acts, tanh_cs = _impl(x).lstm_forward(xw, h0, c0, w_hh, _mask2d(mask), reverse)
         ctx.save_for_backward(x, h0, c0, w_ih, w_hh, acts, tanh_cs, hs, cs, mask)
         ctx.reverse, ctx.has_bias = reverse, b_ih is not None
