@@ -142,7 +142,9 @@ class RNNBase(nn.Module):
             state = _map_state(state, lambda s: s.unsqueeze(1) if s.dim() == 2 else s)
         out, state = self._run(x, state, lengths)
         if packed:
-            data = pack_padded_sequence(out.index_select(1, sorted_idx), lengths[sorted_idx], enforce_sorted=True)
+            order = sorted_idx.to(out.device)  # the PackedSequence's indices live on its device; lengths on CPU
+            data = pack_padded_sequence(out.index_select(1, order), lengths.cpu()[sorted_idx.cpu()],
+                                        enforce_sorted=True)
             out = PackedSequence(data.data, data.batch_sizes, sorted_idx, unsorted_idx)
         elif unbatched:
             out = out.squeeze(1)
