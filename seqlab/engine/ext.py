@@ -47,8 +47,10 @@ def build():
         from torch.utils.cpp_extension import load
 
         _ninja_on_path()
-        flags = ["-O3", *simd_flags()]
-        name = "seqlab_loops" + ("_avx2" if flags[1:] else "")
+        # -fopenmp at compile time only: at::parallel_for's OpenMP pragmas (inline in ATen's headers) take
+        # effect, and their GOMP calls bind to the OpenMP runtime torch already loaded, not a second one.
+        flags = ["-O3", *simd_flags(), *openmp_flags()]
+        name = "seqlab_loops" + ("_avx2" if simd_flags() else "")
         return load(name=name, sources=[str(_SRC)], extra_cflags=flags, verbose=False)
     except Exception as e:  # a missing compiler must not break the engine: fall back to the Python loop
         warnings.warn(f"seqlab: C++ time loops unavailable, using the Python loop ({type(e).__name__}: {e})",
@@ -66,6 +68,13 @@ def simd_flags() -> list[str]:
     if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
         return []
     return ["-mavx2", "-mfma", "-mf16c", "-DCPU_CAPABILITY_AVX2", "-DCPU_CAPABILITY=AVX2"]
+
+
+def openmp_flags() -> list[str]:
+    """Compile ATen's inline parallel_for as OpenMP when torch itself runs on OpenMP (Linux builds do)."""
+    if sys.platform != "linux" or "OpenMP" not in torch.__config__.parallel_info():
+        return []
+    return ["-fopenmp"]
 
 
 def loops(x: torch.Tensor):

@@ -38,7 +38,7 @@ const bool* mask_row(const c10::optional<Tensor>& mask, int64_t t, int64_t B) {
 
 // Rows are independent: split the batch over threads only when each gets enough work to pay for the fork.
 template <typename F> inline void over_b(int64_t B, int64_t H, F&& f) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(H, 1));
+  const int64_t grain = std::max<int64_t>(1, 2048 / std::max<int64_t>(H, 1));
   at::parallel_for(0, B, grain, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) f(b);
   });
