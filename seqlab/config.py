@@ -29,6 +29,7 @@ class DataConfig:
     vocab_size: int = 30000  # maximum vocabulary size including <pad>/<unk>
     min_freq: int = 2  # tokens seen fewer times in the training split map to <unk>
     max_len: int = 128  # tokens per example after truncation
+    truncate: str = "head"  # head | tail | head_tail (first quarter + last three quarters): what a long example keeps
     val_fraction: float = 0.1  # share of train carved out for validation when the dataset has none
     bucket_size: int = 50  # batches per length bucket pool; 1 disables bucketing (plain shuffle)
 
@@ -60,6 +61,7 @@ class TrainConfig:
     save_every: int = 200  # write resume state every N steps (and at each validation)
     seed: int = 1  # one seed makes a CPU run repeatable
     num_threads: int = 0  # torch intra-op threads (0: torch's default)
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto (cuda when available): where the model trains
     diagnose_every: int = 0  # record gradient-flow diagnostics every N steps into the metrics log (0: off)
 
 

@@ -26,6 +26,10 @@ class Batch:
     def __len__(self) -> int:
         return self.tokens.shape[0]
 
+    def to(self, device) -> Batch:
+        """The same batch on ``device`` (the engine copies lengths back to the CPU where packing needs them)."""
+        return Batch(self.tokens.to(device), self.lengths.to(device), self.targets.to(device), self.indices)
+
 
 def padding_fraction(batches_lengths: Sequence[Sequence[int]]) -> float:
     """Share of padded cells over all ``(B, T)`` token tensors, given each batch's lengths."""

@@ -81,7 +81,8 @@ def probe(run_dir: str | Path, model, meta: dict, *, data: str | None = None, sp
     pick = np.sort(np.random.default_rng(seed).permutation(len(result.examples))[:batch_size])
     examples = [result.examples[i] for i in pick]
     y = labels.encode_examples(examples)  # a label unseen in training -> DataError with file:line
-    ids = encode_texts(tokenizer_from_dict(meta["tokenizer"]), [e.text for e in examples], cfg.data.max_len)
+    tok = tokenizer_from_dict(meta["tokenizer"])
+    ids = encode_texts(tok, [e.text for e in examples], cfg.data.max_len, cfg.data.truncate)
     batch = next(iter(make_batches(ids, y, cfg.data, len(ids), 0, shuffle=False)))
     objective = ClassifyObjective(len(labels))
     return Probe(lambda: objective.loss(model, batch), cfg.model.cell,
@@ -117,9 +118,11 @@ def write_gates(results: dict[str, dict], out: Path, setup: dict, title: str) ->
 # ---------------------------------------------------------------- hidden states of one input
 
 
-def _display_tokens(tokenizer, text: str, ids: list[int], max_len: int) -> list[str]:
+def _display_tokens(tokenizer, text: str, ids: list[int], max_len: int, truncate: str = "head") -> list[str]:
     """The token strings behind ``ids``: the tokenizer's own pieces when they line up, else one decode per id."""
-    pieces = tokenizer.tokenize(text)[:max_len]
+    from seqlab.tasks.classify_data import clip
+
+    pieces = clip(tokenizer.tokenize(text), max_len, truncate)
     if len(pieces) != len(ids):
         pieces = [tokenizer.decode([i]) for i in ids]
     return [p if i != tokenizer.unk_id else f"{p}(unk)" for p, i in zip(pieces, ids, strict=True)]
@@ -139,8 +142,8 @@ def hidden_states_of_run(run_dir: str | Path, text: str, out: Path) -> dict:
         raise ConfigError("hidden-states needs a non-empty TEXT argument, e.g. \"이 영화 진짜 최고다\"")
     cfg = RunConfig.from_dict(meta["config"])
     tokenizer = tokenizer_from_dict(meta["tokenizer"])
-    (ids,) = encode_texts(tokenizer, [text], cfg.data.max_len)
-    tokens = _display_tokens(tokenizer, text, ids, cfg.data.max_len)
+    (ids,) = encode_texts(tokenizer, [text], cfg.data.max_len, cfg.data.truncate)
+    tokens = _display_tokens(tokenizer, text, ids, cfg.data.max_len, cfg.data.truncate)
     with torch.no_grad(), recording(model, gates=True) as rec:
         logits = model(torch.tensor([ids]), torch.tensor([len(ids)]))  # (1, C)
     call = rec.main()

@@ -9,6 +9,7 @@ import torch
 
 from seqlab.config import RunConfig
 from seqlab.data import BucketBatches
+from seqlab.tasks.classify_data import encode_texts
 
 __all__ = ["Predictor", "Prediction"]
 
@@ -38,7 +39,7 @@ class Predictor:
     def predict(self, texts: list[str], batch_size: int = 256) -> list[Prediction]:
         if not texts:
             return []
-        ids = [x or [self.tokenizer.unk_id] for x in self.tokenizer.encode_batch(texts, self.cfg.data.max_len)]
+        ids = encode_texts(self.tokenizer, texts, self.cfg.data.max_len, self.cfg.data.truncate)
         batches = BucketBatches(ids, [0] * len(ids), batch_size=batch_size, seed=0, shuffle=False,
                                 bucket_size=len(ids) // batch_size + 1)
         probs = torch.empty(len(ids), len(self.labels))

@@ -16,7 +16,7 @@ from seqlab.config import RunConfig
 from seqlab.data import LabelSet, tokenizer_from_dict, train_and_encode
 from seqlab.errors import ConfigError
 from seqlab.tasks.classify import Classifier, ClassifyObjective, confusion_matrix
-from seqlab.tasks.classify_data import carve_validation, encode_texts, make_batches, read_split
+from seqlab.tasks.classify_data import carve_validation, check_truncate, clip, encode_texts, make_batches, read_split
 from seqlab.training.checkpoint import load_model
 from seqlab.training.trainer import Trainer
 
@@ -55,10 +55,11 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
     y = labels.encode_examples(train_split.examples)
     tr_idx, va_idx = carve_validation(len(y), d.val_fraction, tc.seed)
     texts = train_split.texts
+    check_truncate(d.truncate)
     tokenizer, tr_ids = train_and_encode(d.tokenizer, [texts[i] for i in tr_idx], d.vocab_size, d.min_freq,
-                                         d.max_len)
-    va_ids = encode_texts(tokenizer, [texts[i] for i in va_idx], d.max_len)
-    tr_ids = [x or [tokenizer.unk_id] for x in tr_ids]
+                                         d.max_len if d.truncate == "head" else None)
+    va_ids = encode_texts(tokenizer, [texts[i] for i in va_idx], d.max_len, d.truncate)
+    tr_ids = [clip(x, d.max_len, d.truncate) or [tokenizer.unk_id] for x in tr_ids]
     log(f"{len(tr_idx)} train / {len(va_idx)} validation examples, {len(labels)} classes, "
         f"{d.tokenizer} vocabulary {tokenizer.vocab_size} (prepared in {time.perf_counter() - t0:.0f}s)")
     train_b = make_batches(tr_ids, [y[i] for i in tr_idx], d, tc.batch_size, tc.seed, shuffle=True)
@@ -81,7 +82,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", 
     result = read_split(data, split, text_col=text_col or cfg.data.text_col,
                         label_col=label_col or cfg.data.label_col, data_dir=data_dir)
     y = labels.encode_examples(result.examples)  # a label unseen in training -> DataError with file:line
-    ids = encode_texts(tokenizer, result.texts, cfg.data.max_len)
+    ids = encode_texts(tokenizer, result.texts, cfg.data.max_len, cfg.data.truncate)
     batches = make_batches(ids, y, cfg.data, 256, 0, shuffle=False)
     objective = ClassifyObjective(len(labels))
     yt, yp, _ = objective.predict(model, batches)

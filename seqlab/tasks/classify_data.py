@@ -8,9 +8,9 @@ import numpy as np
 
 from seqlab.config import DataConfig
 from seqlab.data import BucketBatches, LabelSet, ReadResult, dataset_names, load, read_examples
-from seqlab.errors import DataError
+from seqlab.errors import ConfigError, DataError
 
-__all__ = ["read_split", "carve_validation", "make_batches", "encode_texts"]
+__all__ = ["read_split", "carve_validation", "make_batches", "encode_texts", "clip", "TRUNCATIONS"]
 
 
 def read_split(data: str, split: str, *, text_col: str | None = None, label_col: str | None = None,
@@ -36,10 +36,34 @@ def carve_validation(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def encode_texts(tokenizer, texts: list[str], max_len: int) -> list[list[int]]:
-    """Token ids per text; a text with no known token becomes [<unk>] so every length is >= 1."""
+TRUNCATIONS = ("head", "tail", "head_tail")
+
+
+def check_truncate(truncate: str) -> None:
+    if truncate not in TRUNCATIONS:
+        raise ConfigError(f"data.truncate must be one of {', '.join(TRUNCATIONS)}; got {truncate!r}")
+
+
+def clip(ids: list[int], max_len: int | None, truncate: str = "head") -> list[int]:
+    """At most ``max_len`` ids: the first ones (head), the last ones (tail), or the first quarter and the last
+    three quarters (head_tail; reviews tend to open with context and close with the verdict)."""
+    if max_len is None or len(ids) <= max_len:
+        return ids
+    if truncate == "head":
+        return ids[:max_len]
+    if truncate == "tail":
+        return ids[len(ids) - max_len :]
+    k = max_len // 4
+    return ids[:k] + ids[len(ids) - (max_len - k) :]
+
+
+def encode_texts(tokenizer, texts: list[str], max_len: int, truncate: str = "head") -> list[list[int]]:
+    """Token ids per text, clipped to ``max_len`` by ``truncate``; a text with no known token becomes [<unk>]
+    so every length is >= 1."""
+    check_truncate(truncate)
     unk = tokenizer.unk_id
-    return [ids or [unk] for ids in tokenizer.encode_batch(texts, max_len)]
+    whole = tokenizer.encode_batch(texts, max_len if truncate == "head" else None)
+    return [clip(ids, max_len, truncate) or [unk] for ids in whole]
 
 
 def make_batches(ids: list[list[int]], labels: list[int], data: DataConfig, batch_size: int, seed: int,

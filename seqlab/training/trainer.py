@@ -140,7 +140,8 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.meta = dict(meta or {})
         self.progress = progress
-        self.device = next(model.parameters()).device
+        self.device = resolve_device(config.device)
+        model.to(self.device)  # batches follow the model (``batch.to(device)``); checkpoints are saved on CPU
         self.params = [p for p in model.parameters() if p.requires_grad]
         self._best_in_memory: dict[str, torch.Tensor] | None = None
         self._log_file = None
@@ -252,7 +253,8 @@ class Trainer:
     def _validate(self, val_loader: Loader, st: _State, final: bool = False) -> None:
         self.model.eval()
         with torch.no_grad():
-            metrics = {k: float(v) for k, v in self.objective.evaluate(self.model, val_loader).items()}
+            found = self.objective.evaluate(self.model, _on(val_loader, self.device))
+            metrics = {k: float(v) for k, v in found.items()}
         self.model.train()
         if self.objective.metric not in metrics:
             raise ValueError(
@@ -442,6 +444,35 @@ def _check_config(cfg: TrainConfig) -> None:
         raise ConfigError(
             f"train.clip_norm and train.weight_decay must be >= 0, got {cfg.clip_norm}, {cfg.weight_decay}"
         )
+
+
+def resolve_device(name: str) -> torch.device:
+    """``train.device`` -> a torch.device; a clear ConfigError for a GPU that is not there."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"train.device must be cpu, cuda, cuda:N or auto; got {name!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device={name!r} but this machine has no CUDA GPU; use train.device=cpu or auto")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"train.device must be cpu, cuda, cuda:N or auto; got {name!r}")
+    return device
+
+
+class _on:
+    """A loader whose batches are moved to ``device`` (those that have ``.to``), for validation."""
+
+    def __init__(self, loader, device: torch.device):
+        self.loader, self.device = loader, device
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for batch in self.loader:
+            yield batch.to(self.device) if callable(getattr(batch, "to", None)) else batch
 
 
 def _planned_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
