@@ -15,7 +15,10 @@ Which path runs (``impl``):
                     Eligible when the input dtype is one the device's kernel supports: float32/float64
                     on CPU, float16/bfloat16/float32/float64 on CUDA. A forced ``"fused"`` that is not
                     eligible raises ``ValueError`` saying to pass ``impl="explicit"`` or ``"auto"``.
-    ``"auto"``      fused when eligible, otherwise explicit, silently.
+    ``"auto"``      explicit where it is the faster path, else fused when eligible, else explicit, silently.
+                    On CPU that means explicit for training (a call autograd records) when the C++ time loops
+                    run (forward+backward 1.0-1.9x torch's kernel, BENCHMARKS.md) and fused for inference
+                    (torch's forward is faster); on CUDA fused (cuDNN).
 The two paths compute the same function (parity-tested); inter-layer dropout draws differ.
 """
 
@@ -29,6 +32,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from seqlab.engine import functional as Fn
 from seqlab.engine.bptt import GRULayerFn, LSTMLayerFn, RNNLayerFn
+from seqlab.engine.ext import loops
 from seqlab.engine.state import check_state, lengths_to_mask, zero_state
 
 __all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "IMPLS", "CELL_NAMES", "build_rnn"]
@@ -179,8 +183,16 @@ class RNNBase(nn.Module):
                 f"{[str(d) for d in _FUSED_DTYPES.get(x.device.type, ())]} there; pass impl='explicit' or 'auto'"
             )
         if self.impl == "auto":
-            return "fused" if eligible else "explicit"
+            if not eligible:
+                return "explicit"
+            if x.device.type == "cpu" and self._records_grad(x) and loops(x) is not None:
+                return "explicit"  # training on CPU: the C++ loops beat the vendor kernel on fwd+bwd
+            return "fused"
         return self.impl
+
+    def _records_grad(self, x: Tensor) -> bool:
+        """Whether this call will be differentiated (training), as opposed to inference."""
+        return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in self.parameters()))
 
     # ---- explicit path: the engine's own BPTT ------------------------------------------------------
     def _explicit(self, x: Tensor, state, lengths):

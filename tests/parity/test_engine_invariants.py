@@ -130,8 +130,24 @@ def test_spy_fused_calls_torch_kernel_and_explicit_does_not(cell, monkeypatch):
     assert calls == []
     _mod(cell, impl="fused", dtype=torch.float32)(x)
     assert calls == [kernel]
-    _mod(cell, impl="auto", dtype=torch.float32)(x)  # float32 on CPU is eligible: auto picks fused
+    with torch.no_grad():  # inference on CPU: auto picks torch's kernel (the faster forward)
+        _mod(cell, impl="auto", dtype=torch.float32)(x)
     assert calls == [kernel, kernel]
+    monkeypatch.setenv("SEQLAB_LOOPS", "python")  # training without the C++ loops: fused too
+    _mod(cell, impl="auto", dtype=torch.float32)(x)
+    assert calls == [kernel, kernel, kernel]
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_auto_trains_on_the_cpp_loops_and_infers_on_the_fused_kernel(cell, monkeypatch):
+    monkeypatch.setenv("SEQLAB_LOOPS", "auto")
+    m, x = _mod(cell, impl="auto", dtype=torch.float32), torch.randn(T, B, I)
+    assert m._choose_impl(x) == "explicit"  # grad recorded, C++ loops built (make install builds them)
+    with torch.no_grad():
+        assert m._choose_impl(x) == "fused"
+    for p in m.parameters():
+        p.requires_grad_(False)
+    assert m._choose_impl(x) == "fused"  # nothing to differentiate: inference
 
 
 def test_auto_falls_back_and_forced_fused_raises_for_ineligible_dtype():
