@@ -461,11 +461,20 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-class _on:
-    """A loader whose batches are moved to ``device`` (those that have ``.to``), for validation."""
+def _on(loader, device: torch.device):
+    """``loader`` with its batches moved to ``device`` (for validation); the loader itself on the CPU."""
+    return loader if device.type == "cpu" else _MovedLoader(loader, device)
+
+
+class _MovedLoader:
+    """A loader whose batches are moved to ``device`` (those that have ``.to``); every other attribute (an
+    objective may read e.g. ``loader.chars``) is the wrapped loader's."""
 
     def __init__(self, loader, device: torch.device):
         self.loader, self.device = loader, device
+
+    def __getattr__(self, name: str):
+        return getattr(self.loader, name)
 
     def __len__(self) -> int:
         return len(self.loader)

@@ -11,7 +11,7 @@ import torch
 from seqlab.config import RunConfig, apply_overrides
 from seqlab.data.batching import BucketBatches
 from seqlab.errors import ConfigError
-from seqlab.training.trainer import _on, resolve_device
+from seqlab.training.trainer import _MovedLoader, _on, resolve_device
 
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour of a machine without a GPU")
 
@@ -41,9 +41,11 @@ def test_device_is_a_config_key_defaulting_to_cpu():
 
 def test_validation_batches_follow_the_device():
     batches = BucketBatches([[1, 2, 3], [4, 5]], [0, 1], batch_size=2, seed=0, shuffle=False)
-    moved = list(_on(batches, torch.device("cpu")))
-    assert len(_on(batches, torch.device("cpu"))) == len(batches) == 1
-    b = moved[0]
+    assert _on(batches, torch.device("cpu")) is batches  # on the CPU nothing is wrapped
+    moved = _MovedLoader(batches, torch.device("cpu"))
+    assert len(moved) == len(batches) == 1
+    assert moved.max_len is None and moved.batch_size == 2  # the loader's own attributes show through
+    (b,) = list(moved)
     assert b.tokens.device.type == b.lengths.device.type == b.targets.device.type == "cpu"
     assert b.tokens.tolist() == [[1, 2, 3], [4, 5, 0]]
 
