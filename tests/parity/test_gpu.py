@@ -65,8 +65,10 @@ def test_engine_on_cuda_matches_cudnn(cell, lengths):
     x = torch.randn(T, B, 5, device=CUDA, requires_grad=True)
     if lengths:
         lens = torch.tensor([T, 3, 1, 6, 8, 2])
-        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lens, enforce_sorted=False)
-        (o_r, s_r), (o_m, s_m) = ref(packed), mine(packed)
+        def pack():  # one packing per model: each backward frees its own graph
+            return torch.nn.utils.rnn.pack_padded_sequence(x, lens, enforce_sorted=False)
+
+        (o_r, s_r), (o_m, s_m) = ref(pack()), mine(pack())
         o_r, o_m = (torch.nn.utils.rnn.pad_packed_sequence(o, total_length=T)[0] for o in (o_r, o_m))
     else:
         (o_r, s_r), (o_m, s_m) = ref(x), mine(x)
