@@ -15,6 +15,7 @@ seqlab warns once and uses the Python loops. Measured speeds: BENCHMARKS.md, "En
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import platform
 import sys
@@ -50,7 +51,10 @@ def build():
         # -fopenmp at compile time only: at::parallel_for's OpenMP pragmas (inline in ATen's headers) take
         # effect, and their GOMP calls bind to the OpenMP runtime torch already loaded, not a second one.
         flags = ["-O3", *simd_flags(), *openmp_flags()]
-        name = "seqlab_loops" + ("_avx2" if simd_flags() else "")
+        # The name carries a hash of the source and flags: torch caches builds by name, so two checkouts (or
+        # versions) of seqlab on one machine share a build when identical and never overwrite each other's.
+        digest = hashlib.sha256(_SRC.read_bytes() + " ".join(flags).encode()).hexdigest()[:10]
+        name = "seqlab_loops" + ("_avx2" if simd_flags() else "") + "_" + digest
         return load(name=name, sources=[str(_SRC)], extra_cflags=flags, verbose=False)
     except Exception as e:  # a missing compiler must not break the engine: fall back to the Python loop
         warnings.warn(f"seqlab: C++ time loops unavailable, using the Python loop ({type(e).__name__}: {e})",
