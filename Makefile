@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 	$(PY) -m seqlab.engine.build_loops  # compile the engine's C++ time loops once (cached)
 
 # The default demo: Korean movie-review sentiment (NSMC) with the default config, then the held-out test
-# set, then a few predictions. Training takes about 9 minutes on a 2-core CPU.
+# set, then a few predictions. About 14 minutes on a 2-core CPU (10 of them training).
 RUN_DIR ?= runs/nsmc
 run: install
 	$(VENV)/bin/seqlab train classify --config configs/nsmc.toml --out $(RUN_DIR)
