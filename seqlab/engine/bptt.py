@@ -22,11 +22,10 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from seqlab.engine import triton_loops
 from seqlab.engine.ext import enabled, loops
 from seqlab.engine.functional import gru_pointwise, lstm_pointwise, rnn_pointwise
 
-__all__ = ["RNNLayerFn", "LSTMLayerFn", "GRULayerFn", "PythonLoops", "TritonLSTMLoops"]
+__all__ = ["RNNLayerFn", "LSTMLayerFn", "GRULayerFn", "PythonLoops"]
 
 
 def _steps(T: int, reverse: bool) -> range:
@@ -184,20 +183,16 @@ class PythonLoops:
         return dgx, dgh, dh
 
 
-class TritonLSTMLoops(PythonLoops):
-    """The Python twins with the LSTM loops replaced by the one-kernel-per-step Triton ones (CUDA float32)."""
-
-    lstm_forward = staticmethod(triton_loops.TritonLoops.lstm_forward)
-    lstm_backward = staticmethod(triton_loops.TritonLoops.lstm_backward)
-
-
 def _impl(x: Tensor):
     """The C++ loops (CPU) or the Triton LSTM loops (CUDA) when they run for this input, else the Python twins."""
     cpp = loops(x)
     if cpp is not None:
         return cpp
-    if enabled() and triton_loops.available(x):
-        return TritonLSTMLoops
+    if x.is_cuda and enabled():
+        from seqlab.engine import triton_loops  # it subclasses PythonLoops: imported on first CUDA use
+
+        if triton_loops.available(x):
+            return triton_loops.TritonLoops
     return PythonLoops
 
 

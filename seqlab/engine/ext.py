@@ -54,7 +54,7 @@ def build():
         # The name carries a hash of the source and flags: torch caches builds by name, so two checkouts (or
         # versions) of seqlab on one machine share a build when identical and never overwrite each other's.
         digest = hashlib.sha256(_SRC.read_bytes() + " ".join(flags).encode()).hexdigest()[:10]
-        name = "seqlab_loops" + ("_avx2" if simd_flags() else "") + "_" + digest
+        name = f"seqlab_loops_{digest}"
         return load(name=name, sources=[str(_SRC)], extra_cflags=flags, verbose=False)
     except Exception as e:  # a missing compiler must not break the engine: fall back to the Python loop
         warnings.warn(f"seqlab: C++ time loops unavailable, using the Python loop ({type(e).__name__}: {e})",
@@ -101,4 +101,3 @@ def _ninja_on_path() -> None:
     missing = [c for c in candidates if c not in path.split(os.pathsep)]
     if missing:
         os.environ["PATH"] = os.pathsep.join([*missing, path])
-

@@ -6,8 +6,8 @@ cuBLAS GEMM plus ONE Triton kernel (forward: gate activations, cell update, tanh
 four gate gradients and dc_next), with the same equations, buffers and mask rule as
 ``PythonLoops.lstm_forward`` / ``lstm_backward``. GRU and RNN keep the plain-torch loops.
 
-Used for CUDA float32 input when Triton is importable and ``SEQLAB_LOOPS`` is not ``python``; everything
-else (CPU, other dtypes, no Triton) never imports it. Parity: ``tests/parity/test_gpu.py`` (skipped without
+Used (``bptt._impl``) for CUDA float32 input when Triton is importable and ``SEQLAB_LOOPS`` is not
+``python``; CPU runs never import this module. Parity: ``tests/parity/test_gpu.py`` (skipped without
 a GPU) against the Python twins and torch.nn/cuDNN.
 """
 
@@ -17,6 +17,8 @@ import functools
 
 import torch
 from torch import Tensor
+
+from seqlab.engine.bptt import PythonLoops, _steps
 
 __all__ = ["available", "TritonLoops"]
 
@@ -111,12 +113,9 @@ def available(x: Tensor) -> bool:
     return x.is_cuda and x.dtype == torch.float32 and _triton_importable()
 
 
-def _steps(T: int, reverse: bool) -> range:
-    return range(T - 1, -1, -1) if reverse else range(T)
-
-
-class TritonLoops:
-    """The LSTM loops of ``bptt.PythonLoops`` with one fused Triton kernel per step (same signatures)."""
+class TritonLoops(PythonLoops):
+    """``bptt.PythonLoops`` with the LSTM loops replaced by one fused Triton kernel per step (same signatures);
+    the GRU and RNN loops are inherited unchanged."""
 
     @staticmethod
     def lstm_forward(xw, h0, c0, w_hh, mask, reverse):
