@@ -16,7 +16,7 @@ from seqlab.config import RunConfig
 from seqlab.data import LabelSet, tokenizer_from_dict, train_and_encode
 from seqlab.errors import ConfigError
 from seqlab.tasks.classify import Classifier, ClassifyObjective, confusion_matrix
-from seqlab.tasks.classify_data import carve_validation, check_truncate, clip, encode_texts, make_batches, read_split
+from seqlab.tasks.classify_data import carve_validation, clip_all, encode_limit, encode_texts, make_batches, read_split
 from seqlab.training.checkpoint import load_model
 from seqlab.training.trainer import Trainer
 
@@ -55,11 +55,10 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
     y = labels.encode_examples(train_split.examples)
     tr_idx, va_idx = carve_validation(len(y), d.val_fraction, tc.seed)
     texts = train_split.texts
-    check_truncate(d.truncate)
     tokenizer, tr_ids = train_and_encode(d.tokenizer, [texts[i] for i in tr_idx], d.vocab_size, d.min_freq,
-                                         d.max_len if d.truncate == "head" else None)
+                                         encode_limit(d.max_len, d.truncate))
+    tr_ids = clip_all(tr_ids, d.max_len, d.truncate, tokenizer.unk_id)
     va_ids = encode_texts(tokenizer, [texts[i] for i in va_idx], d.max_len, d.truncate)
-    tr_ids = [clip(x, d.max_len, d.truncate) or [tokenizer.unk_id] for x in tr_ids]
     log(f"{len(tr_idx)} train / {len(va_idx)} validation examples, {len(labels)} classes, "
         f"{d.tokenizer} vocabulary {tokenizer.vocab_size} (prepared in {time.perf_counter() - t0:.0f}s)")
     train_b = make_batches(tr_ids, [y[i] for i in tr_idx], d, tc.batch_size, tc.seed, shuffle=True)

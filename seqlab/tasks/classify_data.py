@@ -10,7 +10,8 @@ from seqlab.config import DataConfig
 from seqlab.data import BucketBatches, LabelSet, ReadResult, dataset_names, load, read_examples
 from seqlab.errors import ConfigError, DataError
 
-__all__ = ["read_split", "carve_validation", "make_batches", "encode_texts", "clip", "TRUNCATIONS"]
+__all__ = ["read_split", "carve_validation", "make_batches", "encode_texts", "encode_limit", "clip", "clip_all",
+           "TRUNCATIONS"]
 
 
 def read_split(data: str, split: str, *, text_col: str | None = None, label_col: str | None = None,
@@ -57,13 +58,21 @@ def clip(ids: list[int], max_len: int | None, truncate: str = "head") -> list[in
     return ids[:k] + ids[len(ids) - (max_len - k) :]
 
 
-def encode_texts(tokenizer, texts: list[str], max_len: int, truncate: str = "head") -> list[list[int]]:
-    """Token ids per text, clipped to ``max_len`` by ``truncate``; a text with no known token becomes [<unk>]
-    so every length is >= 1."""
+def encode_limit(max_len: int, truncate: str) -> int | None:
+    """How many ids the tokenizer itself may keep: all of them unless only the head is wanted."""
     check_truncate(truncate)
-    unk = tokenizer.unk_id
-    whole = tokenizer.encode_batch(texts, max_len if truncate == "head" else None)
-    return [clip(ids, max_len, truncate) or [unk] for ids in whole]
+    return max_len if truncate == "head" else None
+
+
+def clip_all(ids: list[list[int]], max_len: int, truncate: str, unk: int) -> list[list[int]]:
+    """``clip`` every example; one with no known token becomes [<unk>] so every length is >= 1."""
+    return [clip(x, max_len, truncate) or [unk] for x in ids]
+
+
+def encode_texts(tokenizer, texts: list[str], max_len: int, truncate: str = "head") -> list[list[int]]:
+    """Token ids per text, clipped to ``max_len`` by ``truncate`` (see ``clip_all``)."""
+    whole = tokenizer.encode_batch(texts, encode_limit(max_len, truncate))
+    return clip_all(whole, max_len, truncate, tokenizer.unk_id)
 
 
 def make_batches(ids: list[list[int]], labels: list[int], data: DataConfig, batch_size: int, seed: int,

@@ -198,8 +198,7 @@ class Trainer:
             self._save_resume(st)
 
     def _train_step(self, batch, st: _State) -> None:
-        if callable(getattr(batch, "to", None)):
-            batch = batch.to(self.device)
+        batch = _to(batch, self.device)
         loss = self.objective.loss(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -461,6 +460,11 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def _to(batch, device: torch.device):
+    """Batches that know how to move (``batch.to``) go to ``device``; opaque ones are left as they are."""
+    return batch.to(device) if callable(getattr(batch, "to", None)) else batch
+
+
 def _on(loader, device: torch.device):
     """``loader`` with its batches moved to ``device`` (for validation); the loader itself on the CPU."""
     return loader if device.type == "cpu" else _MovedLoader(loader, device)
@@ -481,7 +485,7 @@ class _MovedLoader:
 
     def __iter__(self):
         for batch in self.loader:
-            yield batch.to(self.device) if callable(getattr(batch, "to", None)) else batch
+            yield _to(batch, self.device)
 
 
 def _planned_steps(cfg: TrainConfig, batches_per_epoch: int) -> int:
