@@ -156,4 +156,8 @@ def load_config(path: str | Path, cls=RunConfig):
         raw = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(f"{p}: cannot parse config: {e}") from None
+    want = getattr(cls(), "task", None)
+    if isinstance(raw, dict) and want is not None and raw.get("task", want) != want:
+        raise ConfigError(f"{p}: this preset is for task {raw['task']!r}, not {want!r}; "
+                          f"run `seqlab train {raw['task']} --config {p}`")
     return from_dict(cls, raw)
