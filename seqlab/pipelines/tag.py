@@ -41,7 +41,7 @@ from seqlab.training.checkpoint import load_model
 from seqlab.training.trainer import Trainer
 
 __all__ = ["CONFIG", "TagDataConfig", "TagTrainConfig", "TagRunConfig", "train", "evaluate", "predict",
-           "format_prediction", "build_model", "load_run", "read_split"]
+           "format_prediction", "format_report", "build_model", "load_run", "read_split"]
 
 SCHEMES = ("auto", "bio", "bioes")
 TOKENIZE = ("auto", "whitespace", "kiwi")
@@ -374,6 +374,22 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", 
     metrics, report = tag_metrics(gold, pred, entities)
     return {"task": "tag", "split": split, "data": name, "sentences": len(corpus),
             "tokens": sum(len(s.tokens) for s in corpus), "metrics": metrics | {"loss": loss}, "report": report}
+
+
+def format_report(r: dict) -> str:
+    """``seqlab evaluate`` on a tagging run: the headline metrics, then precision / recall / F1 / support per
+    entity type (NER) or per tag (POS), most frequent first."""
+    m = r["metrics"]
+    head = (f"entity F1 {m['f1']:.4f}   precision {m['precision']:.4f}   recall {m['recall']:.4f}   "
+            f"token accuracy {m['accuracy']:.4f}" if "f1" in m else
+            f"accuracy {m['accuracy']:.4f}   macro-F1 {m['macro_f1']:.4f}")
+    kind = "entity type" if "f1" in m else "tag"
+    lines = [f"{r['data']} {r['split']}: {r['sentences']:,} sentences, {r['tokens']:,} tokens",
+             f"{head}   loss {m['loss']:.4f}", "",
+             f"{kind:<14}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}"]
+    for tag, v in sorted(r["report"].items(), key=lambda kv: (-kv[1]["support"], kv[0])):
+        lines.append(f"{tag:<14}{v['precision']:>10.4f}{v['recall']:>10.4f}{v['f1']:>10.4f}{v['support']:>10,}")
+    return "\n".join(lines) + "\n"
 
 
 # Kiwi writes final consonants as conjoining jamo (U+11A8..U+11C2); KMOU uses the compatibility letters.

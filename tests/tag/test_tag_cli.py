@@ -93,6 +93,19 @@ def test_evaluate_json_reports_entity_f1(ner_run, files):
     assert result["metrics"]["f1"] > 0.9 and set(result["report"]) == {"PER", "LOC", "ORG"}
 
 
+def test_evaluate_prints_a_per_type_report(ner_run, files):
+    out = seqlab("evaluate", ner_run, "--data", files / "test.tsv").stdout
+    result = json.loads(seqlab("evaluate", ner_run, "--data", files / "test.tsv", "--json").stdout)
+    assert f"entity F1 {result['metrics']['f1']:.4f}" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[4:] if line.strip()}
+    assert set(rows) == {"PER", "LOC", "ORG"}
+    for tag, (precision, recall, f1, support) in rows.items():  # the table is the JSON report, rounded
+        want = result["report"][tag]
+        assert (float(precision), float(recall), float(f1)) == tuple(round(want[k], 4) for k in
+                                                                    ("precision", "recall", "f1"))
+        assert int(support.replace(",", "")) == want["support"]
+
+
 def test_predict_prints_tags_and_entity_spans(ner_run, files):
     r = seqlab("predict", ner_run, "Max Ford works for Initech in Buenos Aires .", "   ")
     first, second, empty = r.stdout.splitlines()[:3]
