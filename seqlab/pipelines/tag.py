@@ -60,6 +60,7 @@ class TagDataConfig:
     max_words: int = 200000  # word vocabulary cap, specials and pretrained words included
     max_word_len: int = 30  # characters per word given to the character encoder (longer words are cut)
     unk_replace: float = 0.5  # training only: a word seen once becomes <unk> with this probability
+    word_dropout: float = 0.0  # training only: any word becomes <unk> with this probability (characters stay)
     val_fraction: float = 0.1  # user files: share of sentences held out for validation
     bucket_size: int = 50  # batches per length-sorting pool; 1 disables bucketing
     embeddings: str | None = None  # pretrained word vectors: a word2vec/fastText/GloVe text file (--embeddings)
@@ -182,13 +183,14 @@ class Encoder:
 
     def batches(self, sentences: Sequence[TaggedSentence], batch_size: int, seed: int, shuffle: bool,
                 bucket_size: int = 50, unk_replace: float = 0.0, singletons=frozenset(),
-                with_tags: bool = True) -> TagBatches:
+                with_tags: bool = True, word_dropout: float = 0.0) -> TagBatches:
         """Batches of ``sentences``; ``with_tags=False`` (raw text) fills the tags with 0."""
         words = [self.word_ids(s.tokens) for s in sentences]
         forms = [self.forms(s.tokens) for s in sentences]
         tags = [self.tags(s.tags) if with_tags else [0] * len(s.tokens) for s in sentences]
         return TagBatches(words, forms, self.form_chars, tags, batch_size, seed, shuffle=shuffle,
-                          bucket_size=bucket_size, unk_replace=unk_replace, singletons=singletons)
+                          bucket_size=bucket_size, unk_replace=unk_replace, singletons=singletons,
+                          word_dropout=word_dropout)
 
 
 def _scheme(corpus: TagCorpus, wanted: str) -> str:
@@ -324,7 +326,8 @@ def train(cfg: TagRunConfig, out: str | Path, *, data_dir: str | Path | None = N
     bio_labels = tag_set([s.tags for s in train_sents], "bio" if scheme != "none" else "none")  # as read
     _check_known(val_sents, bio_labels, "validation")
     enc = Encoder(words, chars, tags, scheme, d)
-    train_b = enc.batches(train_sents, tc.batch_size, tc.seed, True, d.bucket_size, d.unk_replace, singletons)
+    train_b = enc.batches(train_sents, tc.batch_size, tc.seed, True, d.bucket_size, d.unk_replace, singletons,
+                          word_dropout=d.word_dropout)
     val_b = enc.batches(val_sents, 64, tc.seed, False, d.bucket_size)
     meta = {"task": "tag", "config": cfg.to_dict(), "words": words.to_dict(), "chars": chars.to_dict(),
             "tags": tags, "labels": bio_labels, "scheme": scheme, "column": corpus.column,

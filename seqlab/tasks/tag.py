@@ -157,17 +157,20 @@ class TagBatches:
     ``words`` are word-id lists, ``forms`` the id of each token's surface form in ``form_chars`` (the
     character ids of every distinct form), ``tags`` tag-id lists. With ``unk_replace > 0``, each occurrence
     of a word id in ``singletons`` becomes ``<unk>`` (id 1) with that probability, drawn from a private
-    generator seeded by (seed, epoch): the unknown-word embedding gets trained (Lample et al. 2016).
+    generator seeded by (seed, epoch): the unknown-word embedding gets trained (Lample et al. 2016). With
+    ``word_dropout > 0`` any word becomes ``<unk>`` with that probability too, so the tagger learns to tag
+    from context and characters alone, as it must for names it has never seen. The character encoder always
+    sees the real word.
     """
 
     def __init__(self, words: Sequence[Sequence[int]], forms: Sequence[Sequence[int]],
                  form_chars: Sequence[Sequence[int]], tags: Sequence[Sequence[int]], batch_size: int, seed: int,
                  shuffle: bool = True, bucket_size: int = 50, unk_replace: float = 0.0,
-                 singletons: set[int] | frozenset[int] = frozenset()):
+                 singletons: set[int] | frozenset[int] = frozenset(), word_dropout: float = 0.0):
         self.order = BucketBatches(words, [0] * len(words), batch_size, seed, shuffle=shuffle,
                                    bucket_size=bucket_size)
         self.words, self.forms, self.form_chars, self.tags = words, forms, form_chars, tags
-        self.seed, self.unk_replace = seed, unk_replace
+        self.seed, self.unk_replace, self.word_dropout = seed, unk_replace, word_dropout
         self.singleton_mask = None
         if unk_replace > 0 and singletons:
             top = max(max(s) for s in words) + 1
@@ -198,6 +201,8 @@ class TagBatches:
         if self.singleton_mask is not None:
             drop = self.singleton_mask[words] & (rng.random(words.shape) < self.unk_replace)
             words[drop] = 1  # <unk>
+        if self.word_dropout > 0:
+            words[(words > 1) & (rng.random(words.shape) < self.word_dropout)] = 1  # padding (0) stays
         valid = np.arange(T) < lengths[:, None]
         unique, inverse = np.unique(forms[valid], return_inverse=True)  # distinct surface forms -> rows
         word_index = np.zeros((B, T), dtype=np.int64)

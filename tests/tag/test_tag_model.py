@@ -72,6 +72,26 @@ def test_unk_replace_touches_only_singletons_at_about_the_given_rate():
     assert torch.equal(words_out, again)  # the draws are a function of (seed, epoch)
 
 
+def test_word_dropout_hides_any_word_but_never_padding_or_characters():
+    words = [[2, 3, 4, 5], [6, 7]] * 400  # two lengths: the short rows carry padding
+    forms = [[0, 1, 2, 3], [0, 1]] * 400
+    loader = TagBatches(words, forms, [[1], [2], [3], [4]], [[0] * len(w) for w in words], 40, seed=3,
+                        word_dropout=0.2)
+    plain = TagBatches(words, forms, [[1], [2], [3], [4]], [[0] * len(w) for w in words], 40, seed=3)
+    n_unk = n_words = 0
+    for b, ref in zip(loader, plain, strict=True):
+        valid = torch.arange(b.words.shape[1]) < b.lengths[:, None]
+        assert bool((b.words[~valid] == 0).all())  # padding stays padding
+        kept = b.words[valid] != 1
+        assert torch.equal(b.words[valid][kept], ref.words[valid][kept])  # a word is either itself or <unk>
+        assert torch.equal(b.chars, ref.chars) and torch.equal(b.word_index, ref.word_index)
+        n_unk += int((~kept).sum())
+        n_words += int(valid.sum())
+    assert 0.17 < n_unk / n_words < 0.23
+    first = torch.cat([b.words.flatten() for b in loader])
+    assert torch.equal(first, torch.cat([b.words.flatten() for b in loader]))  # a function of (seed, epoch)
+
+
 @pytest.mark.parametrize("char_encoder,decoder", [("lstm", "crf"), ("cnn", "softmax"), ("none", "crf")])
 def test_padding_does_not_change_a_sentences_scores(char_encoder, decoder):
     """A sentence alone and inside a padded batch of longer sentences: the same emissions and tags."""
