@@ -160,4 +160,14 @@ def load_config(path: str | Path, cls=RunConfig):
     if isinstance(raw, dict) and want is not None and raw.get("task", want) != want:
         raise ConfigError(f"{p}: this preset is for task {raw['task']!r}, not {want!r}; "
                           f"run `seqlab train {raw['task']} --config {p}`")
-    return from_dict(cls, raw)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{p}: a preset is a table of sections, got {type(raw).__name__}")
+    # a key the file leaves out keeps the task's own default (the LM trains 10 epochs by default, not the
+    # generic 3): start from the task's default config, not from each section class's bare defaults
+    merged = dataclasses.asdict(cls())
+    for key, value in raw.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merged[key] | value
+        else:
+            merged[key] = value
+    return from_dict(cls, merged)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import subprocess
 import sys
@@ -46,3 +47,16 @@ def test_preset_of_another_task_is_refused(tmp_path):
     assert "seqlab train lm --config" in r.stdout + r.stderr
     assert "Traceback" not in r.stdout + r.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("task", ["classify", "lm", "tag", "seq2seq", "forecast"])
+def test_keys_a_preset_leaves_out_keep_the_tasks_defaults(tmp_path, task):
+    """Only the keys written in the file change; the rest are the task's defaults (the LM's 10 epochs and
+    cosine schedule, the tagger's batch of 32), not the bare defaults of the section classes."""
+    cls = importlib.import_module(f"seqlab.pipelines.{task}").CONFIG
+    default = cls()
+    path = tmp_path / "p.toml"
+    path.write_text(f'task = "{task}"\n[train]\nseed = 7\n')
+    cfg = load_config(path, cls)
+    assert cfg.train == dataclasses.replace(default.train, seed=7)
+    assert cfg == dataclasses.replace(default, train=cfg.train)
