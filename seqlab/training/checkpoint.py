@@ -289,15 +289,17 @@ def _explain_mismatch(path: Path, json_path: Path) -> CheckpointError:
 
 
 def _check_safetensors_bytes(path: Path, data: bytes) -> None:
-    """Recognise pickles and torch.save archives by their first bytes, before any parser sees them."""
+    """Accept the safetensors layout (an 8-byte little-endian header length, then a JSON header); name what
+    anything else is, pickles and torch.save archives first, before any parser sees it. The layout check comes
+    first: a valid header length can start with the byte 0x80 that also opens a pickle."""
+    n = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if 0 < n <= len(data) - 8 and data[8:9] == b"{":
+        return
     if data[:4] == b"PK\x03\x04":
         kind = "a zip archive (what torch.save writes: pickle inside)"
     elif data[:1] == b"\x80":
         kind = "a pickle"
     else:
-        n = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
-        if 0 < n <= len(data) - 8 and data[8:9] == b"{":
-            return
         kind = "not safetensors (header length or header start invalid)"
     raise CheckpointError(
         f"{path}: is {kind}; seqlab loads only safetensors and never unpickles — re-save the weights "

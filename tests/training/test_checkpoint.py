@@ -39,6 +39,20 @@ def test_model_round_trip_keeps_tensors_meta_and_versions(tmp_path):
     assert {p.name for p in tmp_path.iterdir()} == {"model.safetensors", "model.json"}
 
 
+def test_a_header_length_that_starts_like_a_pickle_still_loads(tmp_path):
+    """A safetensors file opens with its header length, little-endian: one file in 256 starts with 0x80."""
+    for k in range(512):  # the tensor name's length moves the header length through every low byte
+        sd = {"w" * (k + 1): torch.arange(6.0).view(2, 3)}
+        save_model(tmp_path, sd, {"k": k})
+        if (tmp_path / "model.safetensors").read_bytes()[0] == 0x80:  # the byte a pickle opens with
+            break
+    else:
+        pytest.fail("no name length gave the wanted first byte")
+    got, meta = load_model(tmp_path)
+    _assert_equal(got, sd)
+    assert meta["k"] == k
+
+
 def test_tied_weights_are_saved(tmp_path):
     emb = nn.Embedding(5, 3)
     head = nn.Linear(3, 5, bias=False)
