@@ -153,18 +153,20 @@ def load_config(path: str | Path, cls=RunConfig):
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found; pass an existing .toml or .json file")
     try:
-        raw = tomllib.loads(p.read_text()) if p.suffix == ".toml" else json.loads(p.read_text())
+        text = p.read_text(encoding="utf-8")
+        raw = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
         raise ConfigError(f"{p}: cannot parse config: {e}") from None
-    want = getattr(cls(), "task", None)
-    if isinstance(raw, dict) and want is not None and raw.get("task", want) != want:
-        raise ConfigError(f"{p}: this preset is for task {raw['task']!r}, not {want!r}; "
-                          f"run `seqlab train {raw['task']} --config {p}`")
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: a preset is a table of sections, got {type(raw).__name__}")
+    default = cls()
+    want = getattr(default, "task", None)
+    if want is not None and raw.get("task", want) != want:
+        raise ConfigError(f"{p}: this preset is for task {raw['task']!r}, not {want!r}; "
+                          f"run `seqlab train {raw['task']} --config {p}`")
     # a key the file leaves out keeps the task's own default (the LM trains 10 epochs by default, not the
     # generic 3): start from the task's default config, not from each section class's bare defaults
-    merged = dataclasses.asdict(cls())
+    merged = dataclasses.asdict(default)
     for key, value in raw.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merged[key] | value
