@@ -155,7 +155,7 @@ def load_config(path: str | Path, cls=RunConfig):
     try:
         text = p.read_text(encoding="utf-8")
         raw = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{p}: cannot parse config: {e}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{p}: a preset is a table of sections, got {type(raw).__name__}")

@@ -60,3 +60,11 @@ def test_keys_a_preset_leaves_out_keep_the_tasks_defaults(tmp_path, task):
     cfg = load_config(path, cls)
     assert cfg.train == dataclasses.replace(default.train, seed=7)
     assert cfg == dataclasses.replace(default, train=cfg.train)
+
+
+@pytest.mark.parametrize("content", [b"task = \"lm\"\n[model\n", b"\xff\xfe not utf-8", b"[1, 2]"])
+def test_a_broken_preset_is_one_config_error(tmp_path, content):
+    path = tmp_path / ("p.json" if content.startswith(b"[") else "p.toml")
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"p\.(toml|json): "):
+        load_config(path, importlib.import_module("seqlab.pipelines.lm").CONFIG)
