@@ -273,8 +273,11 @@ def generate(run_dir: str | Path, prompt: str = "", length: int = 500, *, temper
     """Prime on ``prompt`` then sample ``length`` tokens, yielding the new text piece by piece as produced.
 
     temperature 0 is greedy; top_k 0 and top_p 1 switch those filters off. Prompt characters outside the
-    vocabulary are read as <unk> after a warning (``warn``, default ``warnings.warn``). An empty prompt
-    starts from a newline. ``seed`` makes the sample repeatable (its own generator: global RNGs untouched).
+    vocabulary are read as <unk> after a warning (``warn``, default ``warnings.warn``). As in ``predict``, the
+    prompt is read as if it started a line: the state is first primed on a newline when the vocabulary has
+    one (a model trained on carried states has rarely seen a zero state before the middle of a line, and
+    can derail there); an empty prompt is just that newline. ``seed`` makes the sample repeatable (its own
+    generator: global RNGs untouched).
     """
     if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
         raise ConfigError(f"--length must be a positive number of tokens to generate, got {length}")
@@ -294,14 +297,16 @@ def generate(run_dir: str | Path, prompt: str = "", length: int = 500, *, temper
         warn(f"{len(unknown)} prompt character(s) not in the model's vocabulary, read as <unk>: {shown}")
     if not ids:
         raise ConfigError("the prompt encodes to no tokens; pass --prompt with some text")
+    newline = tokenizer.token_to_id("\n")
+    primer = [newline] if newline is not None and not prompt.startswith("\n") else []
     gen = torch.Generator()
     if seed is None:
         gen.seed()  # fresh, non-deterministic
     else:
         gen.manual_seed(seed)
-    return _stream_text(tokenizer, ids, sample(model, ids, length, temperature=temperature, top_k=top_k,
-                                                top_p=top_p, banned=(tokenizer.pad_id, tokenizer.unk_id),
-                                                generator=gen))
+    tokens = sample(model, primer + ids, length, temperature=temperature, top_k=top_k, top_p=top_p,
+                    banned=(tokenizer.pad_id, tokenizer.unk_id), generator=gen)
+    return _stream_text(tokenizer, ids, tokens)
 
 
 def _stream_text(tokenizer: Tokenizer, prompt_ids: list[int], tokens: Iterator[int]) -> Iterator[str]:

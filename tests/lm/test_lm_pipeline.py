@@ -66,6 +66,23 @@ def test_generation_options_are_checked_and_unknown_prompt_characters_warned(cor
     assert greedy[0] == greedy[1]  # temperature 0: no randomness
 
 
+def test_a_prompt_is_read_as_if_it_started_a_line(corpora, tmp_path, monkeypatch):
+    """Generation primes the state on a newline first, as ``predict`` conditions on one (a stream-trained
+    model can derail from a zero state mid-line): "X" continues exactly as "\nX" does."""
+    _train(corpora / "en.txt", tmp_path / "en", "train.epochs=3")
+    primed = []
+    real = lm.sample
+    monkeypatch.setattr(lm, "sample", lambda model, ids, *a, **k: primed.append(list(ids)) or real(model, ids, *a, **k))
+    _, _, tok = lm.load_run(tmp_path / "en")
+    nl = tok.token_to_id("\n")
+    for temperature in (0, 0.8):
+        bare = "".join(lm.generate(tmp_path / "en", "the island", 40, temperature=temperature, seed=4))
+        line = "".join(lm.generate(tmp_path / "en", "\nthe island", 40, temperature=temperature, seed=4))
+        assert bare == line and len(bare) == 40
+    "".join(lm.generate(tmp_path / "en", "", 5, seed=4))
+    assert primed[:2] == [[nl, *tok.encode("the island")]] * 2 and primed[-1] == [nl]  # never a doubled newline
+
+
 def test_corpus_too_short_for_one_window_and_bad_split(corpora, tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("a short text\n" * 3)
