@@ -84,9 +84,9 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", 
     ids = encode_texts(tokenizer, result.texts, cfg.data.max_len, cfg.data.truncate)
     batches = make_batches(ids, y, cfg.data, 256, 0, shuffle=False)
     objective = ClassifyObjective(len(labels))
-    yt, yp, _ = objective.predict(model, batches)
+    yt, yp, prob = objective.predict(model, batches)  # one pass over the split for every number below
     cm = confusion_matrix(yt, yp, len(labels))
-    metrics = objective.evaluate(model, batches)
+    metrics = objective.scores(yt, yp, prob)
     out = {"task": "classify", "split": split, "data": data, "examples": len(y), "skipped": result.skipped,
            "metrics": metrics, "labels": list(labels.labels), "confusion": cm.tolist()}
     if plot:

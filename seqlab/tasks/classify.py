@@ -105,9 +105,12 @@ class ClassifyObjective:
             probs.append(p)
         return torch.cat(ys), torch.cat(ps), torch.cat(probs)
 
-    @torch.no_grad()
-    def evaluate(self, model: Classifier, loader) -> dict[str, float]:
-        y, p, prob = self.predict(model, loader)
+    def scores(self, y: Tensor, p: Tensor, prob: Tensor) -> dict[str, float]:
+        """Accuracy, macro-F1 and mean cross-entropy from ``predict``'s output."""
         cm = confusion_matrix(y, p, self.num_classes)
         nll = nn.functional.nll_loss(prob.clamp(min=1e-12).log(), y)
         return classification_metrics(cm) | {"loss": float(nll)}
+
+    @torch.no_grad()
+    def evaluate(self, model: Classifier, loader) -> dict[str, float]:
+        return self.scores(*self.predict(model, loader))
