@@ -29,7 +29,17 @@ from seqlab.data.readers import read_corpus
 from seqlab.data.streams import RandomWindows, StreamBatches
 from seqlab.data.tokenizers import Tokenizer
 from seqlab.errors import ConfigError, DataError
-from seqlab.tasks.lm import LM_TOKENIZERS, WINDOW_MODES, LanguageModel, LMObjective, LMRunConfig, sample
+from seqlab.tasks.lm import (
+    ADAPTIVE_CUTOFFS,
+    LM_TOKENIZERS,
+    SOFTMAXES,
+    WINDOW_MODES,
+    LanguageModel,
+    LMObjective,
+    LMRunConfig,
+    adaptive_cutoffs,
+    sample,
+)
 from seqlab.training.checkpoint import load_model
 from seqlab.training.trainer import Trainer
 
@@ -138,6 +148,8 @@ def _check(cfg: LMRunConfig) -> None:
         raise ConfigError(f"this pipeline trains task 'lm', got config for {cfg.task!r}")
     if d.tokenizer not in LM_TOKENIZERS:
         raise ConfigError(f"data.tokenizer must be one of {', '.join(LM_TOKENIZERS)}, got {d.tokenizer!r}")
+    if cfg.model.softmax not in SOFTMAXES:
+        raise ConfigError(f"model.softmax must be one of {', '.join(SOFTMAXES)}, got {cfg.model.softmax!r}")
     if d.window_mode not in WINDOW_MODES:
         raise ConfigError(f"data.window_mode must be one of {', '.join(WINDOW_MODES)}, got {d.window_mode!r}")
     for name in ("window", "eval_streams", "min_freq"):
@@ -184,6 +196,10 @@ def train(cfg: LMRunConfig, out: str | Path, *, data_dir: str | Path | None = No
     spans = split_text(text, d.val_fraction, d.test_fraction)
     (a, b), (va, vb) = spans["train"], spans["val"]
     tokenizer, ids = _tokenize(cfg, text[a:b])
+    if cfg.model.softmax == "adaptive" and (cfg.model.tie_weights or not adaptive_cutoffs(tokenizer.vocab_size)):
+        raise ConfigError(f"model.softmax = 'adaptive' needs model.tie_weights = false and a vocabulary of more "
+                          f"than {ADAPTIVE_CUTOFFS[0] + 1} tokens (this one has {tokenizer.vocab_size}); "
+                          "use --set model.softmax=full")
     train_b = _train_loader(cfg, ids, d.name, log)
     val_ids = tokenizer.encode(text[va:vb])
     val_b = StreamBatches(val_ids, d.eval_streams, EVAL_WINDOW, context=ids[-1], chars=vb - va) if val_ids else None

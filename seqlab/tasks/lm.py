@@ -2,6 +2,13 @@
 
 tokens (B, T) -> embedding (B, T, E) -> engine (B, T, H) -> dropout -> linear (B, T, V) next-token logits.
 
+With ``model.softmax = "adaptive"`` the output layer is an adaptive softmax (Grave et al. 2017): the most
+frequent tokens and one entry per tail cluster form a small head, rarer tokens sit in cheaper tail clusters
+with narrower projections. Training and scoring then compute only the target's cluster, several times less
+work than a full softmax over a 20k subword vocabulary; ``forward`` still returns the exact (B, T, V)
+log-probabilities for sampling. Token ids should be ordered roughly by frequency (char vocabularies are;
+BPE ids follow merge order, which is close).
+
 Metrics over held-out text of C characters whose N tokens have total negative log-likelihood S (nats):
 
     loss = S / N                 cross-entropy per token (nats)
@@ -30,10 +37,17 @@ from seqlab.engine.state import State, detach_state
 
 __all__ = [
     "LMDataConfig", "LMModelConfig", "LMRunConfig", "LanguageModel", "LMObjective", "lm_metrics",
-    "filter_probs", "sample", "WINDOW_MODES", "LM_TOKENIZERS",
+    "filter_probs", "sample", "WINDOW_MODES", "LM_TOKENIZERS", "SOFTMAXES", "ADAPTIVE_CUTOFFS", "adaptive_cutoffs",
 ]
 
 WINDOW_MODES = ("stream", "random")
+SOFTMAXES = ("full", "adaptive")
+ADAPTIVE_CUTOFFS = (2000, 10000, 50000)  # head: ids below 2000; tail clusters up to 10k, 50k, the rest
+
+
+def adaptive_cutoffs(vocab_size: int) -> list[int]:
+    """Cluster boundaries of the adaptive softmax for a vocabulary: the ADAPTIVE_CUTOFFS below it."""
+    return [c for c in ADAPTIVE_CUTOFFS if c < vocab_size - 1]
 LM_TOKENIZERS = ("char", "subword", "bpe", "unigram")  # subword = bpe
 
 
@@ -58,6 +72,7 @@ class LMModelConfig:
     num_layers: int = 1  # stacked recurrent layers (unidirectional: a language model reads left to right)
     dropout: float = 0.1  # on embeddings, between layers and before the output layer
     tie_weights: bool = False  # share the embedding and output matrices (needs embedding_dim == hidden_size)
+    softmax: str = "full"  # full | adaptive (frequent ids in a small head, rare ones in clusters: large vocabularies)
     impl: str = "auto"  # auto | explicit | fused: which engine path runs the recurrence
 
 
@@ -92,20 +107,48 @@ class LanguageModel(nn.Module):
         if cfg.tie_weights and cfg.embedding_dim != cfg.hidden_size:
             raise ValueError(f"model.tie_weights needs model.embedding_dim == model.hidden_size, got "
                              f"{cfg.embedding_dim} and {cfg.hidden_size}; set them equal or tie_weights=false")
+        if cfg.softmax not in SOFTMAXES:
+            raise ValueError(f"model.softmax must be one of {', '.join(SOFTMAXES)}, got {cfg.softmax!r}")
+        cutoffs = adaptive_cutoffs(vocab_size) if cfg.softmax == "adaptive" else []
+        if cfg.softmax == "adaptive" and (cfg.tie_weights or not cutoffs):
+            raise ValueError("model.softmax = 'adaptive' needs tie_weights = false and a vocabulary larger than "
+                             f"{ADAPTIVE_CUTOFFS[0] + 1} tokens (got {vocab_size}); use softmax = 'full'")
         self.cfg = cfg
         self.embedding = nn.Embedding(vocab_size, cfg.embedding_dim, padding_idx=0)
         self.rnn = build_rnn(cfg.cell, cfg.embedding_dim, cfg.hidden_size, cfg.num_layers, batch_first=True,
                              dropout=cfg.dropout if cfg.num_layers > 1 else 0.0, impl=cfg.impl)
         self.drop = nn.Dropout(cfg.dropout)
-        self.out = nn.Linear(cfg.hidden_size, vocab_size)
+        if cutoffs:
+            # each tail cluster's projection is div times narrower than the last: 4, unless H is too small
+            div = next(d for d in (4.0, 2.0, 1.0) if cfg.hidden_size // d ** len(cutoffs) >= 1)
+            self.out = nn.AdaptiveLogSoftmaxWithLoss(cfg.hidden_size, vocab_size, cutoffs, div_value=div)
+        else:
+            self.out = nn.Linear(cfg.hidden_size, vocab_size)
         if cfg.tie_weights:
             self.out.weight = self.embedding.weight  # Press & Wolf 2017: one (V, H) matrix in and out
 
-    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """tokens (B, T) -> (logits (B, T, V), final state (L, B, H) or its (h, c) pair)."""
+    def features(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """tokens (B, T) -> (output features (B, T, H) after dropout, final state)."""
         x = self.drop(self.embedding(tokens))  # (B, T, E)
         out, state = self.rnn(x, state)  # (B, T, H)
-        return self.out(self.drop(out)), state  # (B, T, V)
+        return self.drop(out), state
+
+    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """tokens (B, T) -> (logits (B, T, V), final state (L, B, H) or its (h, c) pair). With the adaptive
+        softmax the logits are the log-probabilities themselves (a softmax over them returns them)."""
+        h, state = self.features(tokens, state)
+        if isinstance(self.out, nn.AdaptiveLogSoftmaxWithLoss):
+            return self.out.log_prob(h.flatten(0, 1)).view(*h.shape[:2], -1), state
+        return self.out(h), state  # (B, T, V)
+
+    def target_nll(self, tokens: Tensor, targets: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """(negative log-likelihood of each target that is not IGNORE, flat (N,), final state): the
+        adaptive softmax computes only each target's own cluster."""
+        h, state = self.features(tokens, state)
+        flat, keep = targets.flatten(), targets.flatten() != IGNORE
+        if isinstance(self.out, nn.AdaptiveLogSoftmaxWithLoss):
+            return -self.out(h.flatten(0, 1)[keep], flat[keep]).output, state
+        return nn.functional.cross_entropy(self.out(h).flatten(0, 1)[keep], flat[keep], reduction="none"), state
 
 
 def lm_metrics(nll_sum: float, tokens: int, chars: int) -> dict[str, float | int]:
@@ -137,18 +180,17 @@ class LMObjective:
 
     def loss(self, model: LanguageModel, batch: Window) -> Tensor:
         carry = not batch.reset and batch.index == self._next
-        logits, state = model(batch.inputs, self._state if carry else None)  # (B, T, V)
+        nll, state = model.target_nll(batch.inputs, batch.targets, self._state if carry else None)  # (N,)
         self._state, self._next = detach_state(state), batch.index + 1
-        return nn.functional.cross_entropy(logits.flatten(0, 1), batch.targets.flatten(), ignore_index=IGNORE)
+        return nll.mean()
 
     @torch.no_grad()
     def nll(self, model: LanguageModel, loader: Iterable[Window]) -> tuple[float, int]:
         """(summed negative log-likelihood in nats, number of targets) over a pass, state carried."""
         total, n, state = 0.0, 0, None
         for w in loader:
-            logits, state = model(w.inputs, None if w.reset else state)  # (B, T, V)
-            total += float(nn.functional.cross_entropy(logits.flatten(0, 1), w.targets.flatten(),
-                                                       ignore_index=IGNORE, reduction="sum"))
+            nll, state = model.target_nll(w.inputs, w.targets, None if w.reset else state)  # (N,)
+            total += float(nll.sum())
             n += w.num_targets
         return total, n
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from seqlab.data.streams import StreamBatches
+from seqlab.data.streams import IGNORE, StreamBatches
 from seqlab.tasks.lm import LanguageModel, LMModelConfig, LMObjective, filter_probs, lm_metrics, sample
 
 V = 13
@@ -152,3 +152,44 @@ def test_tied_weights_share_one_matrix_and_need_equal_sizes():
     with pytest.raises(ValueError, match="embedding_dim == model.hidden_size"):
         LanguageModel(V, LMModelConfig(embedding_dim=8, hidden_size=12, tie_weights=True))
     assert isinstance(tied.rnn, nn.Module) and not isinstance(tied.rnn, nn.LSTM)  # seqlab's engine
+
+
+def test_adaptive_softmax_is_a_normalised_distribution_and_scores_only_the_targets():
+    """log-probs sum to one over the vocabulary; target_nll equals the full log-prob at each target (the
+    cheap cluster path against the full distribution), padded targets skipped; the objective trains on it."""
+    torch.manual_seed(0)
+    vocab = 12000  # cutoffs 2000 and 10000: a head and two tail clusters
+    model = LanguageModel(vocab, LMModelConfig(embedding_dim=8, hidden_size=12, dropout=0.0, softmax="adaptive"))
+    assert isinstance(model.out, nn.AdaptiveLogSoftmaxWithLoss) and model.out.cutoffs == [2000, 10000, vocab]
+    x = torch.randint(2, vocab, (3, 9))
+    y = torch.cat([torch.randint(2, 2000, (3, 3)), torch.randint(2000, 10000, (3, 3)),
+                   torch.randint(10000, vocab, (3, 3))], 1)  # every cluster
+    y[1, 4] = IGNORE
+    logp, _ = model(x)  # (B, T, V)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(3, 9), atol=1e-5)
+    nll, _ = model.target_nll(x, y)
+    keep = y.flatten() != IGNORE
+    full = -logp.flatten(0, 1)[keep].gather(1, y.flatten()[keep][:, None]).squeeze(1)
+    assert nll.shape == (26,) and torch.allclose(nll, full, atol=1e-5)
+    loader = StreamBatches(torch.randint(2, vocab, (400,)).tolist(), 4, 10)
+    before = LMObjective().evaluate(model, loader)["loss"]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(3):
+        for w in loader:
+            opt.zero_grad()
+            LMObjective().loss(model, w).backward()
+            opt.step()
+    assert LMObjective().evaluate(model, loader)["loss"] < before  # gradients reach every part
+    with pytest.raises(ValueError, match="adaptive"):
+        LanguageModel(1500, LMModelConfig(softmax="adaptive"))  # no tail to split off
+
+
+def test_full_softmax_target_nll_equals_cross_entropy():
+    torch.manual_seed(1)
+    model = LanguageModel(V, LMModelConfig(embedding_dim=8, hidden_size=12, dropout=0.0)).eval()
+    x, y = torch.randint(2, V, (2, 6)), torch.randint(2, V, (2, 6))
+    y[0, 0] = IGNORE
+    logits, _ = model(x)
+    nll, _ = model.target_nll(x, y)
+    ref = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE, reduction="sum")
+    assert torch.allclose(nll.sum(), ref, atol=1e-5)
