@@ -43,6 +43,7 @@ class ModelConfig:
     bidirectional: bool = True  # D = 2 when true
     dropout: float = 0.3  # on embeddings, between layers and before the output layer
     pooling: str = "max"  # last | max | mean | attention: how (B, T, D*H) becomes (B, D*H)
+    init_from: str | None = None  # an LM run directory: its tokenizer, embedding and recurrent layers start this model
     impl: str = "auto"  # auto | explicit | fused: which engine path runs the recurrence
 
 

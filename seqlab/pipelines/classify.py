@@ -55,9 +55,14 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
     y = labels.encode_examples(train_split.examples)
     tr_idx, va_idx = carve_validation(len(y), d.val_fraction, tc.seed)
     texts = train_split.texts
-    tokenizer, tr_ids = train_and_encode(d.tokenizer, [texts[i] for i in tr_idx], d.vocab_size, d.min_freq,
-                                         encode_limit(d.max_len, d.truncate))
-    tr_ids = clip_all(tr_ids, d.max_len, d.truncate, tokenizer.unk_id)
+    if cfg.model.init_from:
+        lm_state, lm_meta = _language_model(cfg)
+        tokenizer = tokenizer_from_dict(lm_meta["tokenizer"])
+        tr_ids = encode_texts(tokenizer, [texts[i] for i in tr_idx], d.max_len, d.truncate)
+    else:
+        tokenizer, tr_ids = train_and_encode(d.tokenizer, [texts[i] for i in tr_idx], d.vocab_size, d.min_freq,
+                                             encode_limit(d.max_len, d.truncate))
+        tr_ids = clip_all(tr_ids, d.max_len, d.truncate, tokenizer.unk_id)
     va_ids = encode_texts(tokenizer, [texts[i] for i in va_idx], d.max_len, d.truncate)
     log(f"{len(tr_idx)} train / {len(va_idx)} validation examples, {len(labels)} classes, "
         f"{d.tokenizer} vocabulary {tokenizer.vocab_size} (prepared in {time.perf_counter() - t0:.0f}s)")
@@ -67,9 +72,41 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
             "labels": labels.to_dict(), "vocab_size": tokenizer.vocab_size,
             "data": {"name": d.name, "train_examples": len(tr_idx), "val_examples": len(va_idx)}}
     model = build_model(meta)
+    if cfg.model.init_from:
+        copied = init_from_language_model(model, lm_state)
+        log(f"initialised from the language model in {cfg.model.init_from}: its {tokenizer.kind} tokenizer, "
+            f"{', '.join(copied)}")
     trainer = Trainer(model, ClassifyObjective(len(labels)), tc, run_dir=out, meta=meta, progress=progress)
     summary = trainer.fit(train_b, val_b, resume=resume)
     return summary | {"prepare_s": round(time.perf_counter() - t0 - summary.get("wall_time_s", 0.0), 1)}
+
+
+def _language_model(cfg: RunConfig) -> tuple[dict, dict]:
+    """(state_dict, meta) of the LM run named by ``model.init_from``, checked against this model's shape."""
+    src, m = cfg.model.init_from, cfg.model
+    state, meta = load_model(src)
+    if meta.get("task") != "lm":
+        raise ConfigError(f"model.init_from: {src} holds a {meta.get('task', 'classify')!r} model; pass a run "
+                          "directory made by `seqlab train lm`")
+    lm = meta["config"]["model"]
+    want = {"cell": m.cell, "embedding_dim": m.embedding_dim, "hidden_size": m.hidden_size}
+    wrong = [f"model.{k} {lm[k]} there, {v} here" for k, v in want.items() if lm[k] != v]
+    if wrong:
+        raise ConfigError(f"model.init_from: the language model in {src} does not fit this classifier "
+                          f"({'; '.join(wrong)}); set them equal (--set model.hidden_size=...)")
+    return state, meta
+
+
+def init_from_language_model(model: Classifier, lm_state: dict) -> list[str]:
+    """Copy a language model's embedding and the recurrent layers it has into ``model`` (a left-to-right LM
+    fits the forward direction; a bidirectional model's reverse direction keeps its own initialisation).
+    Returns the names of the copied parameter groups."""
+    own = model.state_dict()
+    copied = {k: v for k, v in lm_state.items() if (k == "embedding.weight" or k.startswith("rnn.")) and k in own
+              and own[k].shape == v.shape}
+    model.load_state_dict(copied, strict=False)
+    layers = sorted({k.rsplit("_l", 1)[1] for k in copied if k.startswith("rnn.")})
+    return (["embedding"] if "embedding.weight" in copied else []) + [f"recurrent layer {n} (forward)" for n in layers]
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", *, data_dir: str | Path | None = None,

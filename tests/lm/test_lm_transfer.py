@@ -1,0 +1,114 @@
+"""Pretrain a language model on unlabeled text, then start a classifier from it (``model.init_from``), and the
+adaptive softmax that makes a large subword vocabulary affordable for that language model."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from seqlab.config import RunConfig, apply_overrides
+from seqlab.pipelines import classify, lm
+from seqlab.training.checkpoint import load_model
+
+ENV = os.environ | {"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+SIZE = ["model.cell=gru", "model.embedding_dim=16", "model.hidden_size=24"]
+LM_SMALL = [*SIZE, "model.dropout=0", "data.window=20", "train.batch_size=8", "train.warmup_steps=5",
+            "train.lr=1e-2", "data.tokenizer=bpe", "data.vocab_size=300", "train.epochs=2"]
+
+
+def seqlab(*args, check=True):
+    r = subprocess.run([sys.executable, "-m", "seqlab.cli", *map(str, args)], capture_output=True, text=True,
+                       timeout=300, env=ENV)
+    if check:
+        assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def _reviews(n: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    filler = ["the", "film", "plot", "actor", "was", "really", "quite", "scene", "music", "story", "and", "a"]
+    cues = {"1": ["great", "wonderful", "moving"], "0": ["awful", "boring", "dull"]}
+    rows = []
+    for _ in range(n):
+        label = rng.choice("01")
+        words = rng.sample(filler, rng.randint(3, 7))
+        words.insert(rng.randrange(len(words) + 1), rng.choice(cues[label]))
+        rows.append((" ".join(words), label))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("transfer")
+    rows = _reviews(400, 0)
+    (d / "train.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows), encoding="utf-8")
+    (d / "unlabeled.txt").write_text("".join(f"{t}\n" for t, _ in _reviews(600, 1)), encoding="utf-8")
+    cfg = apply_overrides(lm.CONFIG(), [f"data.name={d / 'unlabeled.txt'}", *LM_SMALL])
+    lm.train(cfg, d / "lm", progress=False, log=lambda msg: None)
+    return d
+
+
+def test_classifier_starts_from_the_language_model(files):
+    out = files / "clf"
+    r = seqlab("train", "classify", "--data", files / "train.tsv", "--text-col", "text", "--label-col", "label",
+               "--out", out, "--no-progress", "--set", f"model.init_from={files / 'lm'}",
+               *[a for s in SIZE for a in ("--set", s)], "--set", "train.epochs=2", "--set", "train.batch_size=16")
+    assert "initialised from the language model" in r.stdout and "recurrent layer 0 (forward)" in r.stdout
+    lm_meta = json.loads((files / "lm" / "model.json").read_text())["meta"]
+    meta = json.loads((out / "model.json").read_text())["meta"]
+    assert meta["tokenizer"] == lm_meta["tokenizer"]  # the LM's own subwords, not a newly trained vocabulary
+    assert "accuracy" in json.loads(seqlab("evaluate", out, "--data", files / "train.tsv", "--text-col", "text",
+                                           "--label-col", "label", "--json").stdout)["metrics"]
+
+
+def test_init_copies_embedding_and_forward_layers_and_leaves_the_rest(files):
+    state, meta = load_model(files / "lm")
+    cfg = apply_overrides(RunConfig(), SIZE)
+    torch.manual_seed(0)
+    model = classify.Classifier(meta["vocab_size"], 2, cfg.model)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    copied = classify.init_from_language_model(model, state)
+    assert copied == ["embedding", "recurrent layer 0 (forward)"]
+    after = model.state_dict()
+    for k, v in after.items():
+        if k == "embedding.weight" or (k.startswith("rnn.") and not k.endswith("_reverse")):
+            assert torch.equal(v, state[k]), k
+        else:  # the reverse direction, pooling and output layer keep their own initialisation
+            assert torch.equal(v, before[k]), k
+
+
+def test_a_mismatched_or_wrong_run_is_one_line(files, tmp_path):
+    base = ["train", "classify", "--data", files / "train.tsv", "--text-col", "text", "--label-col", "label",
+            "--no-progress"]
+    r = seqlab(*base, "--out", tmp_path / "a", "--set", f"model.init_from={files / 'lm'}", "--set",
+               "model.hidden_size=32", check=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "model.hidden_size 24 there, 32 here" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    sizes = [a for s in SIZE for a in ("--set", s)]
+    r = seqlab(*base, "--out", tmp_path / "b", "--set", f"model.init_from={files / 'clf'}", *sizes, check=False)
+    assert r.returncode == 2 and "holds a 'classify' model" in r.stderr and "seqlab train lm" in r.stderr
+
+
+def test_adaptive_softmax_language_model_end_to_end(tmp_path):
+    """A 2,400-subword vocabulary (head of 2,000 plus a tail cluster): trains, scores held-out text and samples."""
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghijklmnoprstuvwy") for _ in range(rng.randint(4, 8))) for _ in range(3000)]
+    text = "".join(" ".join(rng.choice(words) for _ in range(10)) + "\n" for _ in range(3000))
+    (tmp_path / "words.txt").write_text(text, encoding="utf-8")
+    cfg = apply_overrides(lm.CONFIG(), [f"data.name={tmp_path / 'words.txt'}", *LM_SMALL, "data.vocab_size=2400",
+                                        "model.softmax=adaptive", "train.epochs=1", "train.batch_size=32"])
+    summary = lm.train(cfg, tmp_path / "lm", progress=False, log=lambda msg: None)
+    meta = json.loads((tmp_path / "lm" / "model.json").read_text())["meta"]
+    assert meta["vocab_size"] > 2001 and summary["best_metric"] < 4.6  # below uniform over the 23 letters
+    m = lm.evaluate(tmp_path / "lm")["metrics"]
+    assert m["bpc"] == pytest.approx(m["nats_per_char"] / 0.6931471805599453)
+    assert len("".join(lm.generate(tmp_path / "lm", "ab", 20, seed=1))) > 0
+    small = apply_overrides(lm.CONFIG(), [f"data.name={tmp_path / 'words.txt'}", *LM_SMALL, "model.softmax=adaptive"])
+    with pytest.raises(Exception, match="use --set model.softmax=full"):
+        lm.train(small, tmp_path / "small", progress=False, log=lambda msg: None)
