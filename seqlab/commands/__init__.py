@@ -19,7 +19,8 @@ def build_config(cls, config_path, overrides: list[str]):
 
 def print_summary(console, summary: dict, out) -> None:
     """The one-line end-of-training report shared by every task."""
-    console.print(f"best validation {summary['metric']} {summary['best_metric']:.4f} at step "
-                  f"{summary['best_step']}; {summary['steps']} steps in {summary['wall_time_s']:.0f}s "
+    best = (f"best validation {summary['metric']} {summary['best_metric']:.4f} at step {summary['best_step']}"
+            if summary.get("best_metric") is not None else "no validation data: the final weights are kept")
+    console.print(f"{best}; {summary['steps']} steps in {summary['wall_time_s']:.0f}s "
                   f"({summary['steps_per_s']:.1f} steps/s), clipped {100 * summary['clipped_fraction']:.1f}% "
                   f"of steps; model in {out}")

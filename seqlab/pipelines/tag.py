@@ -62,6 +62,7 @@ class TagDataConfig:
     unk_replace: float = 0.5  # training only: a word seen once becomes <unk> with this probability
     word_dropout: float = 0.0  # training only: any word becomes <unk> with this probability (characters stay)
     val_fraction: float = 0.1  # user files: share of sentences held out for validation
+    train_on_dev: bool = False  # also train on the dev split; no validation: the last weights are kept
     bucket_size: int = 50  # batches per length-sorting pool; 1 disables bucketing
     embeddings: str | None = None  # pretrained word vectors: a word2vec/fastText/GloVe text file (--embeddings)
     embeddings_max: int = 200000  # read at most this many vectors from the top of that file
@@ -312,11 +313,15 @@ def train(cfg: TagRunConfig, out: str | Path, *, data_dir: str | Path | None = N
         raise ConfigError(f"this pipeline trains task 'tag', got config for {cfg.task!r}")
     d, tc = cfg.data, cfg.train
     torch.manual_seed(tc.seed)
+    if d.train_on_dev and not _has_split(d.name, "dev"):
+        raise ConfigError(f"data.train_on_dev needs a registered dataset with a dev split; {d.name!r} has none")
     t0 = time.perf_counter()
     corpus = read_split(d.name, "train", d, data_dir)
     scheme = _scheme(corpus, d.scheme)
     if _has_split(d.name, "dev"):
         train_sents, val_sents = corpus.sentences, read_split(d.name, "dev", d, data_dir).sentences
+        if d.train_on_dev:  # the dev sentences join training; nothing is left to validate on
+            train_sents, val_sents = train_sents + val_sents, []
     else:
         train_sents, val_sents = _carve(corpus.sentences, d.val_fraction, tc.seed)
     words, chars, (pre_words, pre_vecs), oov, singletons = _build_vocabs(cfg, train_sents, val_sents, log)
@@ -328,7 +333,7 @@ def train(cfg: TagRunConfig, out: str | Path, *, data_dir: str | Path | None = N
     enc = Encoder(words, chars, tags, scheme, d)
     train_b = enc.batches(train_sents, tc.batch_size, tc.seed, True, d.bucket_size, d.unk_replace, singletons,
                           word_dropout=d.word_dropout)
-    val_b = enc.batches(val_sents, 64, tc.seed, False, d.bucket_size)
+    val_b = enc.batches(val_sents, 64, tc.seed, False, d.bucket_size) if val_sents else None
     meta = {"task": "tag", "config": cfg.to_dict(), "words": words.to_dict(), "chars": chars.to_dict(),
             "tags": tags, "labels": bio_labels, "scheme": scheme, "column": corpus.column,
             "tokenize": _tokenize_mode(d, corpus.format), "embeddings": oov,

@@ -197,3 +197,26 @@ def test_korean_ner_on_kiwi_morphemes(files):
     assert p["tokens"][:4] == ["최유나", "가", "7", "월"]
     assert format_prediction(p).splitlines()[1] == "  entities: [PS] 최유나  [DT] 7월  [LC] 부산"
     assert p["entities"][0] == {"text": "최유나", "type": "PS", "start": 0, "end": 3}
+
+
+def test_train_on_dev_trains_on_both_splits_and_keeps_the_last_weights(tmp_path):
+    """data.train_on_dev: the dev sentences join training, nothing is validated, the final weights are saved."""
+    from seqlab.errors import ConfigError
+    from seqlab.pipelines import tag
+
+    root = tmp_path / "data" / "conll2003"
+    root.mkdir(parents=True)
+    for name, n, seed in (("eng.train", 60, 0), ("eng.testa", 20, 1), ("eng.testb", 20, 2)):
+        lines = ["-DOCSTART- -X- -X- O", ""]
+        for s in _ner_sentences(n, seed):
+            lines += [f"{w} NNP I-NP {'O' if t == 'O' else 'I-' + t[2:]}" for w, t in s] + [""]
+        (root / name).write_text("\n".join(lines), encoding="utf-8")
+    r = seqlab("train", "tag", "--data", "conll2003", "--data-dir", tmp_path / "data", "--out", tmp_path / "run",
+               *TINY, "--set", "train.epochs=2", "--set", "data.train_on_dev=true")
+    # 80 sentences in batches of 16, two epochs: the weights of the last step are kept
+    assert "no validation data: the final weights are kept; 10 steps" in r.stdout
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())["meta"]
+    assert meta["data"]["train_sentences"] == 80 and meta["data"]["val_sentences"] == 0
+    assert tag.evaluate(tmp_path / "run", split="test", data_dir=tmp_path / "data")["metrics"]["f1"] >= 0
+    with pytest.raises(ConfigError, match="needs a registered dataset with a dev split"):
+        _train_in_process(tmp_path / "x.tsv", tmp_path / "bad", "data.train_on_dev=true")
