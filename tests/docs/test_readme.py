@@ -111,12 +111,28 @@ def _prices(n: int, seed: int) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _imdb(n: int, seed: int) -> str:
+    """IMDb's CSV layout (file,rating,label,text): English reviews over ~3,000 invented words, enough distinct
+    text for the presets' 20k BPE vocabulary to grow past the adaptive softmax's 2,000-token head."""
+    rng = random.Random(seed)
+    spell = random.Random(7)
+    words = ["".join(spell.choice("abcdefghiklmnoprstuwy") for _ in range(3 + k % 6)) for k in range(3000)]
+    cues = {1: ["great", "moving", "superb"], 0: ["awful", "boring", "dull"]}
+    rows = ["file,rating,label,text"]
+    for i in range(n):
+        label = i % 2
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(20, 60))) + " " + rng.choice(cues[label])
+        rows.append(f"{'pos' if label else 'neg'}/{i}_{8 if label else 2}.txt,{8 if label else 2},{label},\"{text}\"")
+    return "\n".join(rows) + "\n"
+
+
 def _write_task_data(data: Path, cwd: Path) -> None:
     """The registered datasets the Tasks section names, in their registry layout <name>/<file>, and prices.csv."""
     files = {"mysterious_island/1268-0.txt": _gutenberg(120, 0),
              "conll2003/eng.train": _conll2003(80, 0), "conll2003/eng.testa": _conll2003(20, 1),
              "conll2003/eng.testb": _conll2003(20, 2),
-             "chatbot_data_ko/ChatbotData.csv": _chatbot(), "tatoeba_kor_eng/kor.txt": _tatoeba()}
+             "chatbot_data_ko/ChatbotData.csv": _chatbot(), "tatoeba_kor_eng/kor.txt": _tatoeba(),
+             "imdb/imdb_train.csv": _imdb(1200, 0), "imdb/imdb_test.csv": _imdb(100, 1)}
     for rel, text in files.items():
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         (data / rel).write_text(text, encoding="utf-8", newline="")
@@ -127,6 +143,7 @@ def _write_task_data(data: Path, cwd: Path) -> None:
 _FAST = {
     ("train",): ["--set", "train.max_steps=20", "--no-progress"],
     ("train", "lm"): ["--set", "model.hidden_size=32", "--set", "data.window=20", "--set", "train.batch_size=8"],
+    ("train", "classify", "--config", "configs/imdb.toml"): ["--set", "model.hidden_size=32"],  # = the LM's
     ("train", "tag"): ["--set", "model.hidden_size=16", "--set", "train.batch_size=8"],
     ("train", "seq2seq"): ["--set", "model.hidden_size=32", "--set", "model.embedding_dim=16",
                            "--set", "train.batch_size=8", "--set", "data.min_freq=1"],
