@@ -65,7 +65,7 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
         tr_ids = clip_all(tr_ids, d.max_len, d.truncate, tokenizer.unk_id)
     va_ids = encode_texts(tokenizer, [texts[i] for i in va_idx], d.max_len, d.truncate)
     log(f"{len(tr_idx)} train / {len(va_idx)} validation examples, {len(labels)} classes, "
-        f"{d.tokenizer} vocabulary {tokenizer.vocab_size} (prepared in {time.perf_counter() - t0:.0f}s)")
+        f"{tokenizer.kind} vocabulary {tokenizer.vocab_size} (prepared in {time.perf_counter() - t0:.0f}s)")
     train_b = make_batches(tr_ids, [y[i] for i in tr_idx], d, tc.batch_size, tc.seed, shuffle=True)
     val_b = make_batches(va_ids, [y[i] for i in va_idx], d, 256, tc.seed, shuffle=False)
     meta = {"task": "classify", "config": cfg.to_dict(), "tokenizer": tokenizer.to_dict(),
@@ -102,11 +102,20 @@ def init_from_language_model(model: Classifier, lm_state: dict) -> list[str]:
     fits the forward direction; a bidirectional model's reverse direction keeps its own initialisation).
     Returns the names of the copied parameter groups."""
     own = model.state_dict()
-    copied = {k: v for k, v in lm_state.items() if (k == "embedding.weight" or k.startswith("rnn.")) and k in own
-              and own[k].shape == v.shape}
+
+    def fits(k: str) -> bool:
+        return k in own and own[k].shape == lm_state[k].shape
+
+    copied, names = {}, []
+    if fits("embedding.weight"):
+        copied["embedding.weight"], names = lm_state["embedding.weight"], ["embedding"]
+    for layer in sorted({int(k.rsplit("_l", 1)[1]) for k in lm_state if k.startswith("rnn.weight_ih_l")}):
+        keys = [k for k in lm_state if k.startswith("rnn.") and k.endswith(f"_l{layer}")]
+        if all(fits(k) for k in keys):  # a whole layer or none of it (layer 2+ of a bidirectional model reads 2H)
+            copied |= {k: lm_state[k] for k in keys}
+            names.append(f"recurrent layer {layer} (forward)")
     model.load_state_dict(copied, strict=False)
-    layers = sorted({k.rsplit("_l", 1)[1] for k in copied if k.startswith("rnn.")})
-    return (["embedding"] if "embedding.weight" in copied else []) + [f"recurrent layer {n} (forward)" for n in layers]
+    return names
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", *, data_dir: str | Path | None = None,

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 WINDOW_MODES = ("stream", "random")
+LM_TOKENIZERS = ("char", "subword", "bpe", "unigram")  # subword = bpe
 SOFTMAXES = ("full", "adaptive")
 ADAPTIVE_CUTOFFS = (2000, 10000, 50000)  # head: ids below 2000; tail clusters up to 10k, 50k, the rest
 
@@ -48,7 +49,6 @@ ADAPTIVE_CUTOFFS = (2000, 10000, 50000)  # head: ids below 2000; tail clusters u
 def adaptive_cutoffs(vocab_size: int) -> list[int]:
     """Cluster boundaries of the adaptive softmax for a vocabulary: the ADAPTIVE_CUTOFFS below it."""
     return [c for c in ADAPTIVE_CUTOFFS if c < vocab_size - 1]
-LM_TOKENIZERS = ("char", "subword", "bpe", "unigram")  # subword = bpe
 
 
 @dataclass(frozen=True)

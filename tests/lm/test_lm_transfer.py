@@ -112,3 +112,21 @@ def test_adaptive_softmax_language_model_end_to_end(tmp_path):
     small = apply_overrides(lm.CONFIG(), [f"data.name={tmp_path / 'words.txt'}", *LM_SMALL, "model.softmax=adaptive"])
     with pytest.raises(Exception, match="use --set model.softmax=full"):
         lm.train(small, tmp_path / "small", progress=False, log=lambda msg: None)
+
+
+def test_a_layer_is_copied_whole_or_not_at_all():
+    """Layer 2 of a bidirectional classifier reads 2H features, the LM's reads H: that layer keeps its own
+    weights entirely (its hidden-to-hidden matrix alone would fit, and must not be copied)."""
+    from seqlab.tasks.lm import LanguageModel, LMModelConfig
+
+    lm_model = LanguageModel(50, LMModelConfig(cell="gru", embedding_dim=16, hidden_size=24, num_layers=2))
+    state = lm_model.state_dict()
+    for bidirectional, expect in ((True, ["embedding", "recurrent layer 0 (forward)"]),
+                                  (False, ["embedding", "recurrent layer 0 (forward)", "recurrent layer 1 (forward)"])):
+        cfg = apply_overrides(RunConfig(), [*SIZE, "model.num_layers=2", f"model.bidirectional={bidirectional}"])
+        model = classify.Classifier(50, 2, cfg.model)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        assert classify.init_from_language_model(model, state) == expect
+        after = model.state_dict()
+        assert torch.equal(after["rnn.weight_hh_l1"], state["rnn.weight_hh_l1"] if not bidirectional
+                           else before["rnn.weight_hh_l1"])
