@@ -4,10 +4,7 @@ adaptive softmax that makes a large subword vocabulary affordable for that langu
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,32 +12,11 @@ import torch
 from seqlab.config import RunConfig, apply_overrides
 from seqlab.pipelines import classify, lm
 from seqlab.training.checkpoint import load_model
+from tests.test_cli import _reviews, seqlab  # synthetic reviews whose label is one cue word; the CLI runner
 
-ENV = os.environ | {"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 SIZE = ["model.cell=gru", "model.embedding_dim=16", "model.hidden_size=24"]
 LM_SMALL = [*SIZE, "model.dropout=0", "data.window=20", "train.batch_size=8", "train.warmup_steps=5",
             "train.lr=1e-2", "data.tokenizer=bpe", "data.vocab_size=300", "train.epochs=2"]
-
-
-def seqlab(*args, check=True):
-    r = subprocess.run([sys.executable, "-m", "seqlab.cli", *map(str, args)], capture_output=True, text=True,
-                       timeout=300, env=ENV)
-    if check:
-        assert r.returncode == 0, r.stdout + r.stderr
-    return r
-
-
-def _reviews(n: int, seed: int) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
-    filler = ["the", "film", "plot", "actor", "was", "really", "quite", "scene", "music", "story", "and", "a"]
-    cues = {"1": ["great", "wonderful", "moving"], "0": ["awful", "boring", "dull"]}
-    rows = []
-    for _ in range(n):
-        label = rng.choice("01")
-        words = rng.sample(filler, rng.randint(3, 7))
-        words.insert(rng.randrange(len(words) + 1), rng.choice(cues[label]))
-        rows.append((" ".join(words), label))
-    return rows
 
 
 @pytest.fixture(scope="module")
