@@ -148,7 +148,8 @@ class LanguageModel(nn.Module):
         flat, keep = targets.flatten(), targets.flatten() != IGNORE
         if isinstance(self.out, nn.AdaptiveLogSoftmaxWithLoss):
             return -self.out(h.flatten(0, 1)[keep], flat[keep]).output, state
-        return nn.functional.cross_entropy(self.out(h).flatten(0, 1)[keep], flat[keep], reduction="none"), state
+        nll = nn.functional.cross_entropy(self.out(h).flatten(0, 1), flat, ignore_index=IGNORE, reduction="none")
+        return nll[keep], state  # select on the (N,) losses, not the (N, V) logits
 
 
 def lm_metrics(nll_sum: float, tokens: int, chars: int) -> dict[str, float | int]:
