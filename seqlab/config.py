@@ -44,6 +44,7 @@ class ModelConfig:
     dropout: float = 0.3  # on embeddings, between layers and before the output layer
     pooling: str = "max"  # last | max | mean | attention: how (B, T, D*H) becomes (B, D*H)
     init_from: str | None = None  # an LM run directory: its tokenizer, embedding and recurrent layers start this model
+    init_backward_from: str | None = None  # a backward LM (embedding_from = init_from): starts the reverse direction
     impl: str = "auto"  # auto | explicit | fused: which engine path runs the recurrence
 
 

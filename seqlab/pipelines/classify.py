@@ -55,8 +55,12 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
     y = labels.encode_examples(train_split.examples)
     tr_idx, va_idx = carve_validation(len(y), d.val_fraction, tc.seed)
     texts = train_split.texts
+    if cfg.model.init_backward_from and not cfg.model.init_from:
+        raise ConfigError("model.init_backward_from needs model.init_from (the forward language model whose "
+                          "tokenizer and embedding the backward one was trained with)")
     if cfg.model.init_from:
-        lm_state, lm_meta = _language_model(cfg)
+        lm_state, lm_meta = _language_model(cfg, cfg.model.init_from)
+        bw_state = _backward_language_model(cfg, lm_state, lm_meta) if cfg.model.init_backward_from else None
         tokenizer = tokenizer_from_dict(lm_meta["tokenizer"])
         tr_ids = encode_texts(tokenizer, [texts[i] for i in tr_idx], d.max_len, d.truncate)
     else:
@@ -74,46 +78,67 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
     model = build_model(meta)
     if cfg.model.init_from:
         copied = init_from_language_model(model, lm_state)
-        log(f"initialised from the language model in {cfg.model.init_from}: its {tokenizer.kind} tokenizer, "
+        if bw_state is not None:
+            copied += init_from_language_model(model, bw_state, reverse=True)
+        also = f" and the backward one in {cfg.model.init_backward_from}" if bw_state is not None else ""
+        log(f"initialised from the language model in {cfg.model.init_from}{also}: its {tokenizer.kind} tokenizer, "
             f"{', '.join(copied)}")
     trainer = Trainer(model, ClassifyObjective(len(labels)), tc, run_dir=out, meta=meta, progress=progress)
     summary = trainer.fit(train_b, val_b, resume=resume)
     return summary | {"prepare_s": round(time.perf_counter() - t0 - summary.get("wall_time_s", 0.0), 1)}
 
 
-def _language_model(cfg: RunConfig) -> tuple[dict, dict]:
-    """(state_dict, meta) of the LM run named by ``model.init_from``, checked against this model's shape."""
-    src, m = cfg.model.init_from, cfg.model
+def _language_model(cfg: RunConfig, src: str, key: str = "init_from") -> tuple[dict, dict]:
+    """(state_dict, meta) of the LM run ``src`` (named by ``model.<key>``), checked against this model's shape."""
+    m = cfg.model
     state, meta = load_model(src)
     if meta.get("task") != "lm":
-        raise ConfigError(f"model.init_from: {src} holds a {meta.get('task', 'classify')!r} model; pass a run "
+        raise ConfigError(f"model.{key}: {src} holds a {meta.get('task', 'classify')!r} model; pass a run "
                           "directory made by `seqlab train lm`")
     lm = meta["config"]["model"]
     want = {"cell": m.cell, "embedding_dim": m.embedding_dim, "hidden_size": m.hidden_size}
     wrong = [f"model.{k} {lm[k]} there, {v} here" for k, v in want.items() if lm[k] != v]
     if wrong:
-        raise ConfigError(f"model.init_from: the language model in {src} does not fit this classifier "
+        raise ConfigError(f"model.{key}: the language model in {src} does not fit this classifier "
                           f"({'; '.join(wrong)}); set them equal (--set model.hidden_size=...)")
     return state, meta
 
 
-def init_from_language_model(model: Classifier, lm_state: dict) -> list[str]:
-    """Copy a language model's embedding and the recurrent layers it has into ``model`` (a left-to-right LM
-    fits the forward direction; a bidirectional model's reverse direction keeps its own initialisation).
-    Returns the names of the copied parameter groups."""
+def _backward_language_model(cfg: RunConfig, fw_state: dict, fw_meta: dict) -> dict:
+    """The state_dict of the backward LM named by ``model.init_backward_from``, checked to read right to left
+    and to share the forward LM's tokenizer and embedding (``model.embedding_from`` when it was trained)."""
+    src = cfg.model.init_backward_from
+    if not cfg.model.bidirectional:
+        raise ConfigError("model.init_backward_from starts the reverse direction; set model.bidirectional=true")
+    state, meta = _language_model(cfg, src, "init_backward_from")
+    if meta["config"]["data"].get("direction", "forward") != "backward":
+        raise ConfigError(f"model.init_backward_from: {src} reads left to right; pass a language model trained "
+                          "with --set data.direction=backward")
+    if meta["tokenizer"] != fw_meta["tokenizer"] or not torch.equal(state["embedding.weight"],
+                                                                    fw_state["embedding.weight"]):
+        raise ConfigError(f"model.init_backward_from: {src} does not share the tokenizer and embedding of "
+                          f"{cfg.model.init_from}; train it with --set model.embedding_from={cfg.model.init_from}")
+    return state
+
+
+def init_from_language_model(model: Classifier, lm_state: dict, *, reverse: bool = False) -> list[str]:
+    """Copy a language model's embedding and the recurrent layers it has into ``model``: a left-to-right LM
+    fits the forward direction; with ``reverse`` a right-to-left LM's layers go to the reverse direction
+    (and its embedding, the forward LM's, is not copied again). Returns the names of the copied groups."""
     own = model.state_dict()
+    suffix = "_reverse" if reverse else ""
 
     def fits(k: str) -> bool:
-        return k in own and own[k].shape == lm_state[k].shape
+        return k + suffix in own and own[k + suffix].shape == lm_state[k].shape
 
     copied, names = {}, []
-    if fits("embedding.weight"):
+    if not reverse and fits("embedding.weight"):
         copied["embedding.weight"], names = lm_state["embedding.weight"], ["embedding"]
     for layer in sorted({int(k.rsplit("_l", 1)[1]) for k in lm_state if k.startswith("rnn.weight_ih_l")}):
         keys = [k for k in lm_state if k.startswith("rnn.") and k.endswith(f"_l{layer}")]
         if all(fits(k) for k in keys):  # a whole layer or none of it (layer 2+ of a bidirectional model reads 2H)
-            copied |= {k: lm_state[k] for k in keys}
-            names.append(f"recurrent layer {layer} (forward)")
+            copied |= {k + suffix: lm_state[k] for k in keys}
+            names.append(f"recurrent layer {layer} ({'reverse' if reverse else 'forward'})")
     model.load_state_dict(copied, strict=False)
     return names
 

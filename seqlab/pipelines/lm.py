@@ -9,6 +9,12 @@ file. It is split by position, never by random windows that could overlap the tr
 Held-out scoring conditions each part on the token just before it (so every character of the part is
 predicted) and carries state through ``data.eval_streams`` parallel streams.
 
+A backward model (``data.direction = "backward"``) reads every part with its token order reversed: it predicts
+each token from the ones after it, and a part is conditioned on the token just after it. Its recurrent layers
+start the reverse direction of a bidirectional classifier (``model.init_backward_from`` there); trained with
+``model.embedding_from`` = the forward LM, it shares that LM's tokenizer and (fixed) embedding, so both
+directions of the classifier read one embedding space.
+
 Pipeline functions (the CLI dispatches by the run's task): ``build_model``, ``train``, ``evaluate``,
 ``predict`` (scores texts: bpc and perplexity), ``format_prediction``, and ``generate`` (sampling).
 """
@@ -31,6 +37,7 @@ from seqlab.data.tokenizers import Tokenizer
 from seqlab.errors import ConfigError, DataError
 from seqlab.tasks.lm import (
     ADAPTIVE_CUTOFFS,
+    DIRECTIONS,
     LM_TOKENIZERS,
     SOFTMAXES,
     WINDOW_MODES,
@@ -116,25 +123,39 @@ def split_text(text: str, val_fraction: float, test_fraction: float) -> dict[str
     return {"train": (0, val_at), "val": (val_at, test_at), "test": (test_at, N), "all": (0, N)}
 
 
-def _context(tokenizer: Tokenizer, text: str, start: int) -> int | None:
-    """The token just before character ``start`` (the last token of the preceding text), or None at 0."""
-    if start == 0:
-        return None
-    ids = tokenizer.encode(text[max(0, start - _SNAP):start])
+def _context(tokenizer: Tokenizer, text: str, span: tuple[int, int], direction: str) -> int | None:
+    """The token read just before ``text[span]``: the last one of the text before it (forward) or the first
+    one of the text after it (backward); None at the start (end) of the text."""
+    a, b = span
+    if direction == "backward":
+        ids = tokenizer.encode(text[b:b + _SNAP]) if b < len(text) else []
+        return ids[0] if ids else None
+    ids = tokenizer.encode(text[max(0, a - _SNAP):a]) if a > 0 else []
     return ids[-1] if ids else None
 
 
-def score_split(model: LanguageModel, tokenizer: Tokenizer, text: str, span: tuple[int, int], streams: int
-                ) -> dict:
-    """bpc, perplexity, ... of ``text[span]``, each of its tokens predicted (see ``seqlab.tasks.lm``)."""
+def _oriented(ids: list[int], direction: str) -> list[int]:
+    """Token ids in the order the model reads them."""
+    return ids[::-1] if direction == "backward" else ids
+
+
+def _held_out(tokenizer: Tokenizer, text: str, span: tuple[int, int], streams: int, direction: str = "forward"
+             ) -> tuple[StreamBatches, list[int]]:
+    """(loader over ``text[span]`` in reading order, conditioned on the token read before it, its ids)."""
     a, b = span
-    ids = tokenizer.encode(text[a:b])
-    context = _context(tokenizer, text, a)
+    ids = _oriented(tokenizer.encode(text[a:b]), direction)
+    context = _context(tokenizer, text, span, direction)
     if len(ids) + (context is not None) < 2:
         raise DataError(f"the part to score ({b - a} characters) has no token to predict; use a longer text "
                         "or a larger data.val_fraction / data.test_fraction")
-    loader = StreamBatches(ids, streams, EVAL_WINDOW, context=context, chars=b - a if context is not None else
-                           b - a - len(tokenizer.decode(ids[:1])))
+    chars = b - a if context is not None else b - a - len(tokenizer.decode(ids[:1]))  # the first is not predicted
+    return StreamBatches(ids, streams, EVAL_WINDOW, context=context, chars=chars), ids
+
+
+def score_split(model: LanguageModel, tokenizer: Tokenizer, text: str, span: tuple[int, int], streams: int,
+                direction: str = "forward") -> dict:
+    """bpc, perplexity, ... of ``text[span]``, each of its tokens predicted (see ``seqlab.tasks.lm``)."""
+    loader, ids = _held_out(tokenizer, text, span, streams, direction)
     metrics = LMObjective().evaluate(model, loader)
     return {"metrics": metrics, "unk_tokens": sum(i == tokenizer.unk_id for i in ids)}
 
@@ -150,6 +171,8 @@ def _check(cfg: LMRunConfig) -> None:
         raise ConfigError(f"data.tokenizer must be one of {', '.join(LM_TOKENIZERS)}, got {d.tokenizer!r}")
     if cfg.model.softmax not in SOFTMAXES:
         raise ConfigError(f"model.softmax must be one of {', '.join(SOFTMAXES)}, got {cfg.model.softmax!r}")
+    if d.direction not in DIRECTIONS:
+        raise ConfigError(f"data.direction must be one of {', '.join(DIRECTIONS)}, got {d.direction!r}")
     if d.window_mode not in WINDOW_MODES:
         raise ConfigError(f"data.window_mode must be one of {', '.join(WINDOW_MODES)}, got {d.window_mode!r}")
     for name in ("window", "eval_streams", "min_freq"):
@@ -157,6 +180,23 @@ def _check(cfg: LMRunConfig) -> None:
             raise ConfigError(f"data.{name} must be >= 1, got {getattr(d, name)}")
     if d.vocab_size < 0:
         raise ConfigError(f"data.vocab_size must be >= 0 (0: automatic), got {d.vocab_size}")
+
+
+def _embedding_source(cfg: LMRunConfig) -> tuple[Tokenizer, torch.Tensor, str] | None:
+    """(tokenizer, embedding, its tokenizer kind) of the LM run named by ``model.embedding_from``, or None."""
+    src = cfg.model.embedding_from
+    if not src:
+        return None
+    state, meta = load_model(src)
+    if meta.get("task") != "lm":
+        raise ConfigError(f"model.embedding_from: {src} holds a {meta.get('task', 'classify')!r} model; pass a run "
+                          "directory made by `seqlab train lm`")
+    emb = state["embedding.weight"]
+    if emb.shape[1] != cfg.model.embedding_dim:
+        raise ConfigError(f"model.embedding_from: the embedding in {src} is {emb.shape[1]} wide, this model's "
+                          f"{cfg.model.embedding_dim}; set model.embedding_dim={emb.shape[1]}")
+    tok = tokenizer_from_dict(meta["tokenizer"])
+    return tok, emb, tok.kind
 
 
 def _tokenize(cfg: LMRunConfig, train_text: str) -> tuple[Tokenizer, list[int]]:
@@ -195,23 +235,32 @@ def train(cfg: LMRunConfig, out: str | Path, *, data_dir: str | Path | None = No
     text = corpus_text(d.name, data_dir)
     spans = split_text(text, d.val_fraction, d.test_fraction)
     (a, b), (va, vb) = spans["train"], spans["val"]
-    tokenizer, ids = _tokenize(cfg, text[a:b])
+    source = _embedding_source(cfg)
+    if source:
+        tokenizer, ids = source[0], source[0].encode(text[a:b])
+    else:
+        tokenizer, ids = _tokenize(cfg, text[a:b])
+    ids = _oriented(ids, d.direction)
     if cfg.model.softmax == "adaptive" and (cfg.model.tie_weights or not adaptive_cutoffs(tokenizer.vocab_size)):
         raise ConfigError(f"model.softmax = 'adaptive' needs model.tie_weights = false and a vocabulary of more "
                           f"than {ADAPTIVE_CUTOFFS[0] + 1} tokens (this one has {tokenizer.vocab_size}); "
                           "use --set model.softmax=full")
     train_b = _train_loader(cfg, ids, d.name, log)
-    val_ids = tokenizer.encode(text[va:vb])
-    val_b = StreamBatches(val_ids, d.eval_streams, EVAL_WINDOW, context=ids[-1], chars=vb - va) if val_ids else None
+    val_b, val_ids = _held_out(tokenizer, text, (va, vb), d.eval_streams, d.direction) if vb > va else (None, [])
     log(f"{d.name}: {len(text):,} characters; train {b - a:,} ({len(ids):,} tokens), validation {vb - va:,}, "
         f"test {len(text) - vb:,} held out by position; {tokenizer.kind} vocabulary {tokenizer.vocab_size}; "
-        f"{len(train_b)} windows of {d.window} x {getattr(train_b, 'streams', tc.batch_size)} per epoch "
-        f"(prepared in {time.perf_counter() - t0:.1f}s)")
+        f"{len(train_b)} windows of {d.window} x {getattr(train_b, 'streams', tc.batch_size)} per epoch, "
+        f"read {d.direction} (prepared in {time.perf_counter() - t0:.1f}s)")
     meta = {"task": "lm", "config": cfg.to_dict(), "tokenizer": tokenizer.to_dict(),
             "vocab_size": tokenizer.vocab_size,
             "data": {"name": d.name, "corpus_chars": len(text), "spans": {k: list(v) for k, v in spans.items()},
                      "train_tokens": len(ids), "val_tokens": len(val_ids)}}
     model = build_model(meta)
+    if source:
+        with torch.no_grad():
+            model.embedding.weight.copy_(source[1])
+        model.embedding.weight.requires_grad_(False)  # the trainer optimises only what requires a gradient
+        log(f"tokenizer and embedding from {cfg.model.embedding_from} ({source[2]}), the embedding kept fixed")
     trainer = Trainer(model, LMObjective(), tc, run_dir=out, meta=meta, progress=progress)
     summary = trainer.fit(train_b, val_b, resume=resume)
     return summary | {"prepare_s": round(time.perf_counter() - t0 - summary.get("wall_time_s", 0.0), 1)}
@@ -237,7 +286,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", 
     if span[1] <= span[0]:
         raise DataError(f"split {split!r} of {name} is empty (data.val_fraction={d.val_fraction}, "
                         f"data.test_fraction={d.test_fraction}); choose another --split")
-    scored = score_split(model, tokenizer, text, span, d.eval_streams)
+    scored = score_split(model, tokenizer, text, span, d.eval_streams, d.direction)
     return {"task": "lm", "split": split, "data": name, "characters": span[1] - span[0], **scored,
             "held_out": split in ("val", "test")}
 
@@ -247,13 +296,15 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", 
 
 def predict(run_dir: str | Path, texts: list[str]) -> list[dict]:
     """Score each text: bits per character and per-token perplexity under the model. Each text is read as
-    if it started a line (conditioned on a newline when the vocabulary has one)."""
-    model, _, tokenizer = load_run(run_dir)
+    if it started a line (conditioned on a newline when the vocabulary has one; a backward model: as if a
+    line ended after it)."""
+    model, meta, tokenizer = load_run(run_dir)
+    direction = LMRunConfig.from_dict(meta["config"]).data.direction
     newline = tokenizer.token_to_id("\n")
     out = []
     for raw in texts:
         text = unicodedata.normalize("NFC", raw)
-        ids = tokenizer.encode(text)
+        ids = _oriented(tokenizer.encode(text), direction)
         if len(ids) + (newline is not None) < 2:
             out.append({"text": raw, "tokens": len(ids), "chars": len(text), "bpc": math.nan,
                         "perplexity": math.nan})
@@ -304,7 +355,10 @@ def generate(run_dir: str | Path, prompt: str = "", length: int = 500, *, temper
     if not 0 < top_p <= 1:
         raise ConfigError(f"--top-p must be in (0, 1] (1: off), got {top_p}")
     warn = warn or (lambda msg: warnings.warn(msg, stacklevel=3))
-    model, _, tokenizer = load_run(run_dir)
+    model, meta, tokenizer = load_run(run_dir)
+    if LMRunConfig.from_dict(meta["config"]).data.direction != "forward":
+        raise ConfigError(f"{run_dir} is a backward language model (data.direction = 'backward'): it scores text "
+                          "and starts classifiers but does not write left to right; sample from a forward model")
     prompt = unicodedata.normalize("NFC", prompt) or "\n"
     ids = tokenizer.encode(prompt)
     unknown = _unknown(tokenizer, prompt, ids)

@@ -37,12 +37,14 @@ from seqlab.engine.state import State, detach_state
 
 __all__ = [
     "LMDataConfig", "LMModelConfig", "LMRunConfig", "LanguageModel", "LMObjective", "lm_metrics",
-    "filter_probs", "sample", "WINDOW_MODES", "LM_TOKENIZERS", "SOFTMAXES", "ADAPTIVE_CUTOFFS", "adaptive_cutoffs",
+    "filter_probs", "sample", "WINDOW_MODES", "LM_TOKENIZERS", "SOFTMAXES", "DIRECTIONS", "ADAPTIVE_CUTOFFS",
+    "adaptive_cutoffs",
 ]
 
 WINDOW_MODES = ("stream", "random")
 LM_TOKENIZERS = ("char", "subword", "bpe", "unigram")  # subword = bpe
 SOFTMAXES = ("full", "adaptive")
+DIRECTIONS = ("forward", "backward")  # backward: the token order reversed, each token predicted from those after it
 ADAPTIVE_CUTOFFS = (2000, 10000, 50000)  # head: ids below 2000; tail clusters up to 10k, 50k, the rest
 
 
@@ -62,6 +64,7 @@ class LMDataConfig:
     val_fraction: float = 0.05  # validation: the part of the text just before the test part, by position
     test_fraction: float = 0.1  # held-out test: the last part of the text, by position
     eval_streams: int = 16  # parallel streams when scoring held-out text (fewer: more context, slower)
+    direction: str = "forward"  # forward: left to right | backward: right to left (a classifier's reverse direction)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class LMModelConfig:
     tie_weights: bool = False  # share the embedding and output matrices (needs embedding_dim == hidden_size)
     softmax: str = "full"  # full | adaptive (frequent ids in a small head, rare ones in clusters: large vocabularies)
     impl: str = "auto"  # auto | explicit | fused: which engine path runs the recurrence
+    embedding_from: str | None = None  # an LM run: its tokenizer and embedding, kept fixed (backward LM's partner)
 
 
 def _lm_train() -> TrainConfig:

@@ -1,5 +1,6 @@
-"""Pretrain a language model on unlabeled text, then start a classifier from it (``model.init_from``), and the
-adaptive softmax that makes a large subword vocabulary affordable for that language model."""
+"""Pretrain a language model on unlabeled text, then start a classifier from it (``model.init_from``; a
+backward LM for the reverse direction: ``model.init_backward_from``), and the adaptive softmax that makes a
+large subword vocabulary affordable for that language model."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def files(tmp_path_factory):
     (d / "unlabeled.txt").write_text("".join(f"{t}\n" for t, _ in _reviews(600, 1)), encoding="utf-8")
     cfg = apply_overrides(lm.CONFIG(), [f"data.name={d / 'unlabeled.txt'}", *LM_SMALL])
     lm.train(cfg, d / "lm", progress=False, log=lambda msg: None)
+    backward = apply_overrides(cfg, ["data.direction=backward", f"model.embedding_from={d / 'lm'}"])
+    lm.train(backward, d / "lm_bw", progress=False, log=lambda msg: None)
     return d
 
 
@@ -106,3 +109,70 @@ def test_a_layer_is_copied_whole_or_not_at_all():
         after = model.state_dict()
         assert torch.equal(after["rnn.weight_hh_l1"], state["rnn.weight_hh_l1"] if not bidirectional
                            else before["rnn.weight_hh_l1"])
+
+
+def test_backward_scoring_is_forward_scoring_of_the_reversed_text():
+    """A backward model reads text right to left: with char tokens, scoring a span backward (conditioned on
+    the character after it) equals scoring the mirrored span of the reversed text forward, for any weights."""
+    from seqlab.data import train_and_encode
+    from seqlab.tasks.lm import LanguageModel, LMModelConfig
+
+    rng = random.Random(3)
+    text = "".join(" ".join(rng.choice(["영화", "최고", "배우", "별로", "abc"]) for _ in range(8)) + "\n"
+                   for _ in range(40))
+    tok, _ = train_and_encode("char", [text], None, 1)
+    torch.manual_seed(0)
+    model = LanguageModel(tok.vocab_size, LMModelConfig(cell="lstm", embedding_dim=8, hidden_size=12)).eval()
+    N = len(text)
+    for a, b in ((0, 100), (57, 301), (200, N)):
+        back = lm.score_split(model, tok, text, (a, b), 3, "backward")["metrics"]
+        fwd = lm.score_split(model, tok, text[::-1], (N - b, N - a), 3, "forward")["metrics"]
+        assert back["chars"] == fwd["chars"] == (b - a if b < N else b - a - 1)
+        assert back["bpc"] == pytest.approx(fwd["bpc"], rel=1e-6)
+
+
+def test_backward_lm_shares_the_forward_tokenizer_and_fixed_embedding(files):
+    fw_state, fw_meta = load_model(files / "lm")
+    bw_state, bw_meta = load_model(files / "lm_bw")
+    assert bw_meta["config"]["data"]["direction"] == "backward" and bw_meta["tokenizer"] == fw_meta["tokenizer"]
+    assert torch.equal(bw_state["embedding.weight"], fw_state["embedding.weight"])  # kept fixed while training
+    assert not torch.equal(bw_state["rnn.weight_hh_l0"], fw_state["rnn.weight_hh_l0"])
+    m = json.loads(seqlab("evaluate", files / "lm_bw", "--split", "val", "--json").stdout)["metrics"]
+    assert 0 < m["bpc"] < 8  # below uniform over the 300 subwords
+    r = seqlab("generate", files / "lm_bw", "--prompt", "영화", check=False)
+    assert r.returncode == 2 and "backward language model" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_classifier_reverse_direction_starts_from_the_backward_lm(files, tmp_path):
+    out = tmp_path / "clf"
+    r = seqlab("train", "classify", "--data", files / "train.tsv", "--text-col", "text", "--label-col", "label",
+               "--out", out, "--no-progress", "--set", f"model.init_from={files / 'lm'}",
+               "--set", f"model.init_backward_from={files / 'lm_bw'}", "--set", "train.max_steps=1",
+               "--set", "train.lr=1e-9", *[a for s in SIZE for a in ("--set", s)])
+    assert "recurrent layer 0 (forward), recurrent layer 0 (reverse)" in r.stdout
+    fw, _ = load_model(files / "lm")
+    bw, _ = load_model(files / "lm_bw")
+    got, _ = load_model(out)
+    assert torch.allclose(got["rnn.weight_hh_l0"], fw["rnn.weight_hh_l0"], atol=1e-6)  # one step at lr 1e-9
+    assert torch.allclose(got["rnn.weight_hh_l0_reverse"], bw["rnn.weight_hh_l0"], atol=1e-6)
+    assert torch.allclose(got["embedding.weight"], fw["embedding.weight"], atol=1e-6)
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["model.init_backward_from={bw}"], "needs model.init_from"),
+    (["model.init_from={fw}", "model.init_backward_from={fw}"], "reads left to right"),
+    (["model.init_from={bw}", "model.init_backward_from={bw}", "model.bidirectional=false"], "bidirectional=true"),
+    (["model.init_from={other}", "model.init_backward_from={bw}"], "model.embedding_from="),
+])
+def test_a_wrong_backward_lm_is_one_line(files, tmp_path, sets, message):
+    other = files / "lm_other"
+    if not other.exists():  # a forward LM with its own embedding: the backward one was not trained against it
+        cfg = apply_overrides(lm.CONFIG(), [f"data.name={files / 'unlabeled.txt'}", *LM_SMALL, "train.seed=2",
+                                            "train.max_steps=2"])
+        lm.train(cfg, other, progress=False, log=lambda msg: None)
+    paths = {"fw": files / "lm", "bw": files / "lm_bw", "other": other}
+    args = [a for s in [*SIZE, *(x.format(**paths) for x in sets)] for a in ("--set", s)]
+    r = seqlab("train", "classify", "--data", files / "train.tsv", "--text-col", "text", "--label-col", "label",
+               "--out", tmp_path / "x", "--no-progress", *args, check=False)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
