@@ -66,7 +66,7 @@ def accuracy(model, ids, labels):
     return correct / len(ids)
 
 
-def run(data: str, epochs: int, seed: int, val_fraction: float = 0.1) -> dict:
+def run(data: str, epochs: int, seed: int, val_fraction: float = 0.1, budget_s: float | None = None) -> dict:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     english = data == "imdb"
@@ -90,6 +90,10 @@ def run(data: str, epochs: int, seed: int, val_fraction: float = 0.1) -> dict:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # same update rule; one kernel (big vocab)
     best, best_state, history, steps, t0 = -1.0, None, [], 0, time.perf_counter()
     for epoch in range(epochs):
+        elapsed = time.perf_counter() - t0
+        if budget_s is not None and epoch and elapsed + elapsed / epoch > budget_s:
+            print(f"stopping before epoch {epoch + 1}: it would end past the {budget_s:.0f} s budget", flush=True)
+            break
         for x, n, y in batches(tr_ids, tr_y, 32, rng):
             opt.zero_grad()
             nn.functional.binary_cross_entropy_with_logits(model(x, n), y).backward()
@@ -107,7 +111,7 @@ def run(data: str, epochs: int, seed: int, val_fraction: float = 0.1) -> dict:
     best_epoch = max(history, key=lambda h: h["val_accuracy"])
     return {"data": data, "test_accuracy": test_acc, "best_val": best, "best_epoch": best_epoch["epoch"],
             "time_to_best_s": best_epoch["elapsed_s"], "train_s": train_s, "steps_per_s": steps / train_s,
-            "vocab": len(stoi) + 2, "history": history}
+            "epochs_run": len(history), "vocab": len(stoi) + 2, "history": history}
 
 
 def main() -> None:
@@ -115,9 +119,11 @@ def main() -> None:
     ap.add_argument("--data", default="nsmc", choices=["nsmc", "imdb"])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="start no epoch that would end past this many seconds of training (the best so far is tested)")
     ap.add_argument("--json", default=None, help="also write the result as JSON here")
     args = ap.parse_args()
-    r = run(args.data, args.epochs, args.seed)
+    r = run(args.data, args.epochs, args.seed, budget_s=args.budget_s)
     print(json.dumps({k: v for k, v in r.items() if k != "history"}))
     if args.json:
         with open(args.json, "w") as f:
