@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from seqlab.commands import DATA_DIR_HELP, DATA_HELP, MODULES
-from seqlab.errors import SeqlabError
+from seqlab.errors import ConfigError, SeqlabError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Sequence modeling with recurrent networks.")
 train_app = typer.Typer(no_args_is_help=True, help="Train a model for a task.")
@@ -31,7 +31,8 @@ def _root() -> None:
 
 @app.command()
 def evaluate(
-    run_dir: Path = typer.Argument(..., help="a run directory made by `seqlab train`"),
+    run_dirs: list[Path] = typer.Argument(..., help="a run directory made by `seqlab train`; several classify "
+                                          "runs: their ensemble (class probabilities averaged)"),
     data: str = typer.Option(None, "--data", help=DATA_HELP + " [default: the run's dataset]"),
     split: str = typer.Option("test", "--split", help="split of a registered dataset"),
     text_col: str = typer.Option(None, "--text-col", help="user files: the text column"),
@@ -40,11 +41,21 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help='print one JSON object {"task", "split", "metrics"}'),
 ) -> None:
     """Metrics of a trained run on a held-out split; the run's task decides which (classify: accuracy,
-    macro-F1 and the confusion matrix as a table and a PNG in the run directory)."""
+    macro-F1 and the confusion matrix as a table and a PNG in the run directory). Several classify runs are
+    scored as one ensemble: each reads the texts with its own tokenizer, their probabilities are averaged."""
     from seqlab.pipelines import pipeline, run_task
 
+    run_dir, members = run_dirs[0], tuple(run_dirs[1:])
     task = run_task(run_dir)
-    r = pipeline(task).evaluate(run_dir, data, split, data_dir=data_dir, text_col=text_col, label_col=label_col)
+    if members:
+        tasks = {str(r): run_task(r) for r in run_dirs}
+        if set(tasks.values()) != {"classify"}:
+            raise ConfigError("an ensemble (several run directories) is for classify runs; got "
+                              + ", ".join(f"{r} ({t})" for r, t in tasks.items()))
+        r = pipeline(task).evaluate(run_dir, data, split, data_dir=data_dir, text_col=text_col,
+                                    label_col=label_col, members=members)
+    else:
+        r = pipeline(task).evaluate(run_dir, data, split, data_dir=data_dir, text_col=text_col, label_col=label_col)
     if as_json:
         keep = {k: v for k, v in r.items() if k not in ("confusion_png",)}
         sys.stdout.write(json.dumps(keep, ensure_ascii=False) + "\n")
@@ -58,6 +69,9 @@ def evaluate(
             console.print(f"{k:>12} {v:.4f}" if isinstance(v, float) else f"{k:>12} {v}")
         return
     m = r["metrics"]
+    if members:
+        console.print(f"ensemble of {len(run_dirs)} runs (class probabilities averaged): "
+                      + ", ".join(map(str, run_dirs)))
     console.print(f"{r['data']} {split}: {r['examples']} examples"
                   + (f" ({r['skipped']} empty skipped)" if r["skipped"] else ""))
     console.print(f"accuracy {m['accuracy']:.4f}   macro-F1 {m['macro_f1']:.4f}   loss {m['loss']:.4f}")

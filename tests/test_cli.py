@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import subprocess
@@ -69,6 +70,45 @@ def test_evaluate_table_and_plot(run_dir, files):
     r = seqlab("evaluate", run_dir, "--data", files / "test.tsv", "--text-col", "document", "--label-col", "label")
     assert "accuracy" in r.stdout and "confusion matrix" in r.stdout
     assert (run_dir / "confusion_test.png").stat().st_size > 1000
+
+
+def test_evaluate_an_ensemble_averages_the_runs_probabilities(run_dir, files):
+    """Several runs (here: word and char tokenizers) are scored on the average of their class probabilities;
+    the oracle is each run's Predictor, an independent path through the same models."""
+    from seqlab.inference.predictor import Predictor
+
+    other = files / "run_char"
+    seqlab("train", "classify", "--data", files / "train.tsv", "--text-col", "document", "--label-col", "label",
+           "--out", other, "--no-progress", "--set", "data.tokenizer=char", "--set", "model.hidden_size=16",
+           "--set", "model.embedding_dim=16", "--set", "train.max_steps=30", "--set", "train.batch_size=16")
+    test = [ln.split("\t") for ln in (files / "test.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    texts, gold = [t for _, t, _ in test], [y for _, _, y in test]
+    probs = [[p.probabilities for p in Predictor.from_run(r).predict(texts)] for r in (run_dir, other)]
+    avg = [{k: (a[k] + b[k]) / 2 for k in a} for a, b in zip(*probs, strict=True)]
+    want = sum(max(p, key=p.get) == y for p, y in zip(avg, gold, strict=True)) / len(gold)
+    args = ["--data", files / "test.tsv", "--text-col", "document", "--label-col", "label", "--json"]
+    obj = json.loads(seqlab("evaluate", run_dir, other, *args).stdout)
+    assert obj["ensemble"] == [str(run_dir), str(other)] and obj["metrics"]["accuracy"] == pytest.approx(want)
+    nll = -sum(math.log(p[y]) for p, y in zip(avg, gold, strict=True)) / len(gold)
+    assert obj["metrics"]["loss"] == pytest.approx(nll, rel=1e-4)
+    alone = json.loads(seqlab("evaluate", run_dir, *args).stdout)["metrics"]
+    twice = json.loads(seqlab("evaluate", run_dir, run_dir, *args).stdout)["metrics"]
+    assert twice == pytest.approx(alone)  # a run averaged with itself is the run
+    r = seqlab("evaluate", run_dir, other, *args[:-1])
+    assert "ensemble of 2 runs" in r.stdout and (run_dir / "confusion_test_ensemble2.png").exists()
+
+
+def test_an_ensemble_of_different_tasks_is_one_line(run_dir, files, tmp_path):
+    from seqlab.config import apply_overrides
+    from seqlab.pipelines import lm
+
+    (tmp_path / "text.txt").write_text("영화 진짜 최고다\n" * 200, encoding="utf-8")
+    cfg = apply_overrides(lm.CONFIG(), [f"data.name={tmp_path / 'text.txt'}", "model.hidden_size=8",
+                                        "model.embedding_dim=8", "data.window=10", "train.max_steps=2"])
+    lm.train(cfg, tmp_path / "lm", progress=False, log=lambda msg: None)
+    r = seqlab("evaluate", run_dir, tmp_path / "lm", "--data", files / "test.tsv", check=False)
+    assert r.returncode == 2 and "is for classify runs" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_predict_texts_and_files(run_dir, files):

@@ -144,25 +144,51 @@ def init_from_language_model(model: Classifier, lm_state: dict, *, reverse: bool
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", *, data_dir: str | Path | None = None,
-             text_col: str | None = None, label_col: str | None = None, plot: bool = True) -> dict:
-    """Metrics of a trained run on a split: ``{"task", "split", "metrics", "confusion", "labels", ...}``."""
+             text_col: str | None = None, label_col: str | None = None, plot: bool = True,
+             members: tuple[str | Path, ...] = ()) -> dict:
+    """Metrics of a trained run on a split: ``{"task", "split", "metrics", "confusion", "labels", ...}``.
+
+    ``members``: more classify runs with the same labels; the runs' class probabilities are averaged (an
+    ensemble) and the metrics are the average's. Each run reads the texts with its own tokenizer and max_len.
+    """
     model, meta, tokenizer, labels = load_run(run_dir)
     cfg = RunConfig.from_dict(meta["config"])
     data = data or cfg.data.name
     result = read_split(data, split, text_col=text_col or cfg.data.text_col,
                         label_col=label_col or cfg.data.label_col, data_dir=data_dir)
     y = labels.encode_examples(result.examples)  # a label unseen in training -> DataError with file:line
-    ids = encode_texts(tokenizer, result.texts, cfg.data.max_len, cfg.data.truncate)
-    batches = make_batches(ids, y, cfg.data, 256, 0, shuffle=False)
-    objective = ClassifyObjective(len(labels))
-    yt, yp, prob = objective.predict(model, batches)  # one pass over the split for every number below
+    prob = _probabilities(model, tokenizer, cfg, result.texts, y)
+    for other in members:
+        m2, meta2, tok2, labels2 = load_run(other)
+        if labels2.labels != labels.labels:
+            raise ConfigError(f"{other} predicts labels {list(labels2.labels)}, {run_dir} predicts "
+                              f"{list(labels.labels)}: an ensemble needs runs with one label set")
+        prob += _probabilities(m2, tok2, RunConfig.from_dict(meta2["config"]), result.texts, y)
+    prob /= 1 + len(members)
+    yt, yp = torch.tensor(y), prob.argmax(-1)
     cm = confusion_matrix(yt, yp, len(labels))
-    metrics = objective.scores(yt, yp, prob)
+    metrics = ClassifyObjective(len(labels)).scores(yt, yp, prob)
     out = {"task": "classify", "split": split, "data": data, "examples": len(y), "skipped": result.skipped,
            "metrics": metrics, "labels": list(labels.labels), "confusion": cm.tolist()}
+    if members:
+        out["ensemble"] = [str(r) for r in (run_dir, *members)]
     if plot:
-        out["confusion_png"] = str(plot_confusion(cm, list(labels.labels), Path(run_dir) / f"confusion_{split}.png",
-                                                  title=f"{data} {split}: accuracy {metrics['accuracy']:.4f}"))
+        name = f"confusion_{split}_ensemble{1 + len(members)}.png" if members else f"confusion_{split}.png"
+        what = f"ensemble of {1 + len(members)}, " if members else ""
+        out["confusion_png"] = str(plot_confusion(cm, list(labels.labels), Path(run_dir) / name,
+                                                  title=f"{data} {split}: {what}accuracy {metrics['accuracy']:.4f}"))
+    return out
+
+
+@torch.no_grad()
+def _probabilities(model: Classifier, tokenizer, cfg: RunConfig, texts: list[str], y: list[int]) -> torch.Tensor:
+    """(N, C) class probabilities of ``texts`` in input order (batches run sorted by length, least padding)."""
+    ids = encode_texts(tokenizer, texts, cfg.data.max_len, cfg.data.truncate)
+    out = None
+    for batch in make_batches(ids, y, cfg.data, 256, 0, shuffle=False):
+        p = torch.softmax(model(batch.tokens, batch.lengths), dim=-1)
+        out = p.new_zeros(len(texts), p.shape[-1]) if out is None else out
+        out[batch.indices] = p
     return out
 
 
