@@ -39,7 +39,7 @@ def run_seqlab(cfg: RunConfig, out: Path) -> dict:
             "time_to_best_s": next(t for t, a in curve if a == summary["best_metric"])}
 
 
-def plot_curves(curves: dict, path: str, data: str) -> None:
+def plot_curves(curves: dict, path: str, data: str, title: str = "same machine, same run") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,7 +50,7 @@ def plot_curves(curves: dict, path: str, data: str) -> None:
         ax.plot([t / 60 for t, _ in pts], [100 * a for _, a in pts], marker="o", ms=3, label=name)
     ax.set_xlabel("training wall-clock (minutes)")
     ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(f"{data}: accuracy against time, same machine, same run")
+    ax.set_title(f"{data}: accuracy against time, {title}")
     ax.grid(alpha=0.3)
     ax.legend()
     Path(path).parent.mkdir(parents=True, exist_ok=True)

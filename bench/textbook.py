@@ -4,7 +4,8 @@ Whitespace tokens (every training token in the vocabulary), embedding 20, LSTM 6
 FC 64 -> ReLU -> 1 logit, Adam 1e-3, batch 32, 10 epochs, the epoch best on validation evaluated on test.
 
     python -m bench.textbook --data nsmc            # prints per-epoch validation accuracy and time
-    python -m bench.textbook --data imdb --write    # also writes its row into BENCHMARKS.md
+    python -m bench.textbook --data imdb --json r.json    # also writes the result and history as JSON
+    python -m bench.textbook --data imdb --budget-s 7800  # starts no epoch that would end past 7,800 s
 
 It reads data through seqlab's registry (so SEQLAB_DATA_DIR works) but uses nothing else of seqlab.
 """
