@@ -46,16 +46,14 @@ def evaluate(
     from seqlab.pipelines import pipeline, run_task
 
     run_dir, members = run_dirs[0], tuple(run_dirs[1:])
-    task = run_task(run_dir)
-    if members:
-        tasks = {str(r): run_task(r) for r in run_dirs}
-        if set(tasks.values()) != {"classify"}:
-            raise ConfigError("an ensemble (several run directories) is for classify runs; got "
-                              + ", ".join(f"{r} ({t})" for r, t in tasks.items()))
-        r = pipeline(task).evaluate(run_dir, data, split, data_dir=data_dir, text_col=text_col,
-                                    label_col=label_col, members=members)
-    else:
-        r = pipeline(task).evaluate(run_dir, data, split, data_dir=data_dir, text_col=text_col, label_col=label_col)
+    tasks = {str(r): run_task(r) for r in run_dirs}  # model.json only; each task reads its own weights
+    task = tasks[str(run_dir)]
+    if members and set(tasks.values()) != {"classify"}:
+        raise ConfigError("an ensemble (several run directories) is for classify runs; got "
+                          + ", ".join(f"{r} ({t})" for r, t in tasks.items()))
+    ensemble = {"members": members} if members else {}  # other tasks' evaluate takes no members
+    r = pipeline(task).evaluate(run_dir, data, split, data_dir=data_dir, text_col=text_col, label_col=label_col,
+                                **ensemble)
     if as_json:
         keep = {k: v for k, v in r.items() if k not in ("confusion_png",)}
         sys.stdout.write(json.dumps(keep, ensure_ascii=False) + "\n")

@@ -26,8 +26,7 @@ def pipeline(task: str) -> ModuleType:
 
 
 def run_task(run_dir: str | Path) -> str:
-    """The task a run directory was trained for (from its model.json)."""
-    from seqlab.training.checkpoint import load_model
+    """The task a run directory was trained for (from its model.json; the weights are read by the task)."""
+    from seqlab.training.checkpoint import load_meta
 
-    _, meta = load_model(run_dir)
-    return meta.get("task", "classify")
+    return load_meta(run_dir).get("task", "classify")

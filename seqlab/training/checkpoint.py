@@ -45,7 +45,7 @@ import torch
 
 from seqlab.errors import CheckpointError
 
-__all__ = ["FORMAT_VERSION", "save_model", "load_model", "save_resume", "load_resume"]
+__all__ = ["FORMAT_VERSION", "save_model", "load_model", "load_meta", "save_resume", "load_resume"]
 
 FORMAT_VERSION = 1  # bump when the layout of the JSON documents changes incompatibly
 MODEL, RESUME = "model", "resume"  # file stems of the two pairs
@@ -66,9 +66,19 @@ def load_model(run_dir: str | Path, map_location: str | torch.device = "cpu") ->
     """Read the best weights and their meta. Returns ``(state_dict, meta)``; ``meta["versions"]`` holds
     the versions that wrote the file."""
     tensors, doc = _read_pair(Path(run_dir), MODEL)
-    meta = dict(_field(doc, "meta", Path(run_dir) / f"{MODEL}.json"))
+    return {k: v.to(map_location) for k, v in tensors.items()}, _meta(doc, Path(run_dir))
+
+
+def load_meta(run_dir: str | Path) -> dict:
+    """The meta of a run's best weights from ``model.json`` alone (the weights are neither read nor checked;
+    ``load_model`` does that): enough to tell which task a run is for."""
+    return _meta(_read_json(_paths(Path(run_dir), MODEL)[2]), Path(run_dir))
+
+
+def _meta(doc: dict, run_dir: Path) -> dict:
+    meta = dict(_field(doc, "meta", run_dir / f"{MODEL}.json"))
     meta["versions"] = doc.get("versions", {})
-    return {k: v.to(map_location) for k, v in tensors.items()}, meta
+    return meta
 
 
 def save_resume(

@@ -37,6 +37,7 @@ def test_model_round_trip_keeps_tensors_meta_and_versions(tmp_path):
     assert got_meta == meta
     assert versions["torch"] == torch.__version__ and versions["format_version"] == checkpoint.FORMAT_VERSION
     assert {p.name for p in tmp_path.iterdir()} == {"model.safetensors", "model.json"}
+    assert checkpoint.load_meta(tmp_path) == {**meta, "versions": versions}  # model.json alone, the same meta
 
 
 def test_a_header_length_that_starts_like_a_pickle_still_loads(tmp_path):
