@@ -15,6 +15,7 @@ import torch
 from seqlab.config import RunConfig
 from seqlab.data import LabelSet, tokenizer_from_dict, train_and_encode
 from seqlab.errors import ConfigError
+from seqlab.pipelines.lm import load_lm_state
 from seqlab.tasks.classify import Classifier, ClassifyObjective, confusion_matrix
 from seqlab.tasks.classify_data import carve_validation, clip_all, encode_limit, encode_texts, make_batches, read_split
 from seqlab.training.checkpoint import load_model
@@ -91,10 +92,7 @@ def train(cfg: RunConfig, out: str | Path, *, data_dir: str | Path | None = None
 def _language_model(cfg: RunConfig, src: str, key: str = "init_from") -> tuple[dict, dict]:
     """(state_dict, meta) of the LM run ``src`` (named by ``model.<key>``), checked against this model's shape."""
     m = cfg.model
-    state, meta = load_model(src)
-    if meta.get("task") != "lm":
-        raise ConfigError(f"model.{key}: {src} holds a {meta.get('task', 'classify')!r} model; pass a run "
-                          "directory made by `seqlab train lm`")
+    state, meta = load_lm_state(src, f"model.{key}")
     lm = meta["config"]["model"]
     want = {"cell": m.cell, "embedding_dim": m.embedding_dim, "hidden_size": m.hidden_size}
     wrong = [f"model.{k} {lm[k]} there, {v} here" for k, v in want.items() if lm[k] != v]
@@ -157,13 +155,13 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", 
     result = read_split(data, split, text_col=text_col or cfg.data.text_col,
                         label_col=label_col or cfg.data.label_col, data_dir=data_dir)
     y = labels.encode_examples(result.examples)  # a label unseen in training -> DataError with file:line
-    prob = _probabilities(model, tokenizer, cfg, result.texts, y)
+    prob = _probabilities(model, tokenizer, cfg, result.texts, y, len(labels))
     for other in members:
         m2, meta2, tok2, labels2 = load_run(other)
         if labels2.labels != labels.labels:
             raise ConfigError(f"{other} predicts labels {list(labels2.labels)}, {run_dir} predicts "
                               f"{list(labels.labels)}: an ensemble needs runs with one label set")
-        prob += _probabilities(m2, tok2, RunConfig.from_dict(meta2["config"]), result.texts, y)
+        prob += _probabilities(m2, tok2, RunConfig.from_dict(meta2["config"]), result.texts, y, len(labels))
     prob /= 1 + len(members)
     yt, yp = torch.tensor(y), prob.argmax(-1)
     cm = confusion_matrix(yt, yp, len(labels))
@@ -181,14 +179,13 @@ def evaluate(run_dir: str | Path, data: str | None = None, split: str = "test", 
 
 
 @torch.no_grad()
-def _probabilities(model: Classifier, tokenizer, cfg: RunConfig, texts: list[str], y: list[int]) -> torch.Tensor:
+def _probabilities(model: Classifier, tokenizer, cfg: RunConfig, texts: list[str], y: list[int],
+                   num_classes: int) -> torch.Tensor:
     """(N, C) class probabilities of ``texts`` in input order (batches run sorted by length, least padding)."""
     ids = encode_texts(tokenizer, texts, cfg.data.max_len, cfg.data.truncate)
-    out = None
+    out = torch.zeros(len(texts), num_classes)
     for batch in make_batches(ids, y, cfg.data, 256, 0, shuffle=False):
-        p = torch.softmax(model(batch.tokens, batch.lengths), dim=-1)
-        out = p.new_zeros(len(texts), p.shape[-1]) if out is None else out
-        out[batch.indices] = p
+        out[batch.indices] = torch.softmax(model(batch.tokens, batch.lengths), dim=-1)
     return out
 
 

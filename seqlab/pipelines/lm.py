@@ -50,8 +50,8 @@ from seqlab.tasks.lm import (
 from seqlab.training.checkpoint import load_model
 from seqlab.training.trainer import Trainer
 
-__all__ = ["CONFIG", "SPLITS", "build_model", "load_run", "corpus_text", "split_text", "train", "evaluate",
-           "predict", "format_prediction", "generate", "score_split"]
+__all__ = ["CONFIG", "SPLITS", "build_model", "load_run", "load_lm_state", "corpus_text", "split_text", "train",
+           "evaluate", "predict", "format_prediction", "generate", "score_split"]
 
 CONFIG = LMRunConfig  # this task's run-config class
 SPLITS = ("train", "val", "test", "all")  # positional parts of the corpus; "all" is the whole text
@@ -67,14 +67,22 @@ def build_model(meta: dict) -> LanguageModel:
 
 def load_run(run_dir: str | Path) -> tuple[LanguageModel, dict, Tokenizer]:
     """(model in eval mode, meta, tokenizer) from a run directory."""
-    state, meta = load_model(run_dir)
-    if meta.get("task") != "lm":
-        raise ConfigError(f"{run_dir} holds a {meta.get('task', 'classify')!r} model, not a language model; "
-                          "pass a run directory made by `seqlab train lm`")
+    state, meta = load_lm_state(run_dir)
     model = build_model(meta)
     model.load_state_dict(state)
     model.eval()
     return model, meta, tokenizer_from_dict(meta["tokenizer"])
+
+
+def load_lm_state(run_dir: str | Path, setting: str | None = None) -> tuple[dict, dict]:
+    """(state_dict, meta) of a language-model run; any other run is a ConfigError that names ``setting``
+    (the config field that pointed here, e.g. ``model.init_from``) when given."""
+    state, meta = load_model(run_dir)
+    if meta.get("task") != "lm":
+        where = f"{setting}: " if setting else ""
+        raise ConfigError(f"{where}{run_dir} holds a {meta.get('task', 'classify')!r} model, not a language model; "
+                          "pass a run directory made by `seqlab train lm`")
+    return state, meta
 
 
 # ------------------------------------------------------------------------------------------- the corpus
@@ -182,21 +190,17 @@ def _check(cfg: LMRunConfig) -> None:
         raise ConfigError(f"data.vocab_size must be >= 0 (0: automatic), got {d.vocab_size}")
 
 
-def _embedding_source(cfg: LMRunConfig) -> tuple[Tokenizer, torch.Tensor, str] | None:
-    """(tokenizer, embedding, its tokenizer kind) of the LM run named by ``model.embedding_from``, or None."""
+def _embedding_source(cfg: LMRunConfig) -> tuple[Tokenizer, torch.Tensor] | None:
+    """(tokenizer, embedding) of the LM run named by ``model.embedding_from``, or None."""
     src = cfg.model.embedding_from
     if not src:
         return None
-    state, meta = load_model(src)
-    if meta.get("task") != "lm":
-        raise ConfigError(f"model.embedding_from: {src} holds a {meta.get('task', 'classify')!r} model; pass a run "
-                          "directory made by `seqlab train lm`")
+    state, meta = load_lm_state(src, "model.embedding_from")
     emb = state["embedding.weight"]
     if emb.shape[1] != cfg.model.embedding_dim:
         raise ConfigError(f"model.embedding_from: the embedding in {src} is {emb.shape[1]} wide, this model's "
                           f"{cfg.model.embedding_dim}; set model.embedding_dim={emb.shape[1]}")
-    tok = tokenizer_from_dict(meta["tokenizer"])
-    return tok, emb, tok.kind
+    return tokenizer_from_dict(meta["tokenizer"]), emb
 
 
 def _tokenize(cfg: LMRunConfig, train_text: str) -> tuple[Tokenizer, list[int]]:
@@ -260,7 +264,7 @@ def train(cfg: LMRunConfig, out: str | Path, *, data_dir: str | Path | None = No
         with torch.no_grad():
             model.embedding.weight.copy_(source[1])
         model.embedding.weight.requires_grad_(False)  # the trainer optimises only what requires a gradient
-        log(f"tokenizer and embedding from {cfg.model.embedding_from} ({source[2]}), the embedding kept fixed")
+        log(f"tokenizer and embedding from {cfg.model.embedding_from} ({tokenizer.kind}), the embedding kept fixed")
     trainer = Trainer(model, LMObjective(), tc, run_dir=out, meta=meta, progress=progress)
     summary = trainer.fit(train_b, val_b, resume=resume)
     return summary | {"prepare_s": round(time.perf_counter() - t0 - summary.get("wall_time_s", 0.0), 1)}
